@@ -1,0 +1,15 @@
+# Developer and CI entry points that are not `go` commands.
+.PHONY: offline-images ci-deps services
+
+# Local stand-ins for mysql:8.4, redis:7 and golang:1.26 on machines that
+# cannot pull (see stack/offline.env). Idempotent: seconds when up to date.
+offline-images:
+	images/build.sh
+
+# Debian packages the whole test suite needs; installs only what is missing.
+ci-deps:
+	scripts/ci-deps.sh
+
+# MariaDB and Redis on loopback for the API's integration tests.
+services:
+	scripts/services.sh

@@ -1,0 +1,414 @@
+package redis_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/fathat101/swdeploy/api"
+	"github.com/fathat101/swdeploy/api/internal/testenv"
+	"github.com/fathat101/swdeploy/api/redis"
+	"github.com/fathat101/swdeploy/api/swapi"
+	"github.com/fathat101/swdeploy/api/swapi/local"
+)
+
+// cacheDataDir is the shared SWAPI data set, relative to this package.
+const cacheDataDir = "../../../shared/swapi"
+
+// cacheUpstream is the local SWAPI server with a request log and switches
+// to make it fail or stall.
+type cacheUpstream struct {
+	*httptest.Server
+	fail  atomic.Bool
+	stall atomic.Int64 // ns
+
+	mu  sync.Mutex
+	log []*cacheServed
+}
+
+type cacheServed struct {
+	path       string
+	start, end time.Time
+}
+
+func startCacheUpstream(t testing.TB, opt local.Options) *cacheUpstream {
+	t.Helper()
+	ds, err := local.Load(cacheDataDir)
+	if err != nil {
+		t.Fatalf("load data set: %v", err)
+	}
+	u := &cacheUpstream{}
+	h := local.NewHandler(ds, opt)
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Logged on arrival: the client may have its answer before a
+		// deferred entry would be written.
+		e := &cacheServed{path: r.URL.RequestURI(), start: time.Now()}
+		u.mu.Lock()
+		u.log = append(u.log, e)
+		u.mu.Unlock()
+		defer func() {
+			u.mu.Lock()
+			e.end = time.Now()
+			u.mu.Unlock()
+		}()
+		if d := time.Duration(u.stall.Load()); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if u.fail.Load() {
+			http.Error(w, `{"detail":"boom"}`, http.StatusInternalServerError)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *cacheUpstream) requests() []cacheServed {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make([]cacheServed, len(u.log))
+	for i, e := range u.log {
+		out[i] = *e
+	}
+	return out
+}
+
+func (u *cacheUpstream) count() int { return len(u.requests()) }
+
+// cacheRecorder logs the calls made to an Upstream: the fetch plan is
+// judged on them, as the server's own log can make concurrent requests look
+// sequential when the HTTP transport reuses a freed connection for a
+// request whose dial is slow.
+type cacheRecorder struct {
+	next redis.Upstream
+	mu   sync.Mutex
+	log  []cacheServed
+}
+
+func (r *cacheRecorder) Get(ctx context.Context, path string) ([]byte, error) {
+	start := time.Now()
+	defer func() {
+		r.mu.Lock()
+		r.log = append(r.log, cacheServed{path, start, time.Now()})
+		r.mu.Unlock()
+	}()
+	return r.next.Get(ctx, path)
+}
+
+func (r *cacheRecorder) calls() []cacheServed {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.log)
+}
+
+// stack is the data side as main wires it: Service -> Cache -> Client.
+type stack struct {
+	up    *cacheUpstream
+	calls *cacheRecorder // calls from the cache to the upstream client
+	rdb   *goredis.Client
+	cache *redis.Cache
+	sw    *swapi.Service
+	reg   *prometheus.Registry
+}
+
+func newStack(t testing.TB, opt local.Options, cc redis.CacheConfig, sc swapi.Config) *stack {
+	t.Helper()
+	rdb, prefix := testenv.Redis(t)
+	st := &stack{up: startCacheUpstream(t, opt), rdb: rdb, reg: prometheus.NewRegistry()}
+	client, err := swapi.NewClient(swapi.ClientConfig{BaseURL: st.up.URL + "/api/", RequestTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.Prefix = prefix + "swapi:"
+	cc.Registerer = st.reg
+	st.calls = &cacheRecorder{next: client}
+	if st.cache, err = redis.NewCache(rdb, st.calls, cc); err != nil {
+		t.Fatal(err)
+	}
+	sc.Registerer = st.reg
+	if st.sw, err = swapi.New(sc, st.cache); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// counter reads a counter from the stack's registry.
+func (st *stack) counter(t testing.TB, name string) float64 {
+	t.Helper()
+	mfs, err := st.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+func cacheCode(err error) string { return api.ErrorCode(err) }
+
+func TestCacheRepeatedReadsSkipUpstream(t *testing.T) {
+	// No in-process response cache: every call reaches Redis.
+	st := newStack(t, local.Options{}, redis.CacheConfig{TTL: time.Hour}, swapi.Config{ResponseTTL: -1})
+	ctx := t.Context()
+	reads := []func() ([]byte, error){
+		func() ([]byte, error) { return st.sw.Films(ctx, nil) },
+		func() ([]byte, error) { return st.sw.Film(ctx, "2", nil) },
+		func() ([]byte, error) { return st.sw.Person(ctx, "1", nil) },
+		func() ([]byte, error) { return st.sw.People(ctx, url.Values{"max_items": {"82"}}) },
+		func() ([]byte, error) { return st.sw.People(ctx, url.Values{"sort_by": {"height"}}) },
+	}
+	first := make([][]byte, len(reads))
+	for i, read := range reads {
+		body, err := read()
+		if err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		first[i] = body
+	}
+	if _, err := st.sw.Person(ctx, "17", nil); cacheCode(err) != api.CodeNotFound {
+		t.Fatalf("person 17: %v", err)
+	}
+	cold := st.up.count()
+	if cold != 1+1+1+9+1 {
+		t.Errorf("%d upstream requests to fill the cache, want 13 (films, film, person, 9 pages, a 404)", cold)
+	}
+	for range 3 {
+		for i, read := range reads {
+			body, err := read()
+			if err != nil || !bytes.Equal(body, first[i]) {
+				t.Fatalf("cached read %d differs (%v)", i, err)
+			}
+		}
+		if _, err := st.sw.Person(ctx, "17", nil); cacheCode(err) != api.CodeNotFound {
+			t.Fatalf("cached 404: %v", err)
+		}
+	}
+	if n := st.up.count(); n != cold {
+		t.Errorf("%d upstream requests after the cache was warm, want none", n-cold)
+	}
+	if hits := st.counter(t, "starwars_upstream_cache_hits_total"); hits == 0 {
+		t.Error("no cache hits counted")
+	}
+	if misses := st.counter(t, "starwars_upstream_cache_misses_total"); misses != float64(cold) {
+		t.Errorf("%v misses counted, want %d", misses, cold)
+	}
+	// The copy lives for the stale horizon, not just the TTL.
+	keys := st.rdb.Keys(ctx, "*swapi:films/?page=1").Val()
+	if len(keys) != 1 {
+		t.Fatalf("films page key: %v", keys)
+	}
+	if ttl := st.rdb.PTTL(ctx, keys[0]).Val(); ttl < 6*24*time.Hour {
+		t.Errorf("films page expires in %v, want the stale horizon", ttl)
+	}
+}
+
+func TestCacheServesStaleWhenUpstreamFails(t *testing.T) {
+	// A TTL of 1ns makes every copy stale at once: each read asks the
+	// upstream, and falls back on the copy when it fails.
+	st := newStack(t, local.Options{}, redis.CacheConfig{TTL: time.Nanosecond}, swapi.Config{ResponseTTL: -1})
+	ctx := t.Context()
+	films, err := st.sw.Films(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	person, err := st.sw.Person(ctx, "1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.sw.Person(ctx, "17", nil); cacheCode(err) != api.CodeNotFound {
+		t.Fatal(err)
+	}
+	before := st.up.count()
+	if _, err := st.sw.Films(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st.up.count() != before+1 {
+		t.Fatal("a stale copy was served while the upstream worked")
+	}
+
+	st.up.fail.Store(true)
+	if body, err := st.sw.Films(ctx, nil); err != nil || !bytes.Equal(body, films) {
+		t.Errorf("films with the upstream failing: %v", err)
+	}
+	if body, err := st.sw.Person(ctx, "1", nil); err != nil || !bytes.Equal(body, person) {
+		t.Errorf("person with the upstream failing: %v", err)
+	}
+	if _, err := st.sw.Person(ctx, "17", nil); cacheCode(err) != api.CodeNotFound {
+		t.Errorf("cached 404 with the upstream failing: %v", err)
+	}
+	if _, err := st.sw.Person(ctx, "2", nil); cacheCode(err) != api.CodeUpstreamError {
+		t.Errorf("uncached person with the upstream failing: %v, want upstream-error", err)
+	}
+	st.up.fail.Store(false)
+
+	st.up.stall.Store(int64(5 * time.Second))
+	if body, err := st.sw.Films(ctx, nil); err != nil || !bytes.Equal(body, films) {
+		t.Errorf("films with the upstream stalled: %v", err)
+	}
+	if _, err := st.sw.Person(ctx, "3", nil); cacheCode(err) != api.CodeUpstreamTimeout {
+		t.Errorf("uncached person with the upstream stalled: %v, want upstream-timeout", err)
+	}
+	st.up.stall.Store(0)
+	if stale := st.counter(t, "starwars_upstream_cache_stale_total"); stale != 4 {
+		t.Errorf("%v stale copies counted, want 4", stale)
+	}
+}
+
+func TestCacheCollapsesConcurrentMisses(t *testing.T) {
+	st := newStack(t, local.Options{Latency: 30 * time.Millisecond}, redis.CacheConfig{}, swapi.Config{})
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := st.cache.Get(t.Context(), "people/1/"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := st.up.count(); n != 1 {
+		t.Errorf("%d upstream requests for 20 concurrent misses, want 1", n)
+	}
+}
+
+func TestCacheWithoutRedis(t *testing.T) {
+	up := startCacheUpstream(t, local.Options{})
+	// Nothing listens on port 1: every Redis call fails fast.
+	rdb := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	defer rdb.Close()
+	client, err := swapi.NewClient(swapi.ClientConfig{BaseURL: up.URL + "/api/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := redis.NewCache(rdb, client, redis.CacheConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := cache.Get(t.Context(), "films/1/")
+	if err != nil || !bytes.Contains(body, []byte(`"A New Hope"`)) {
+		t.Errorf("with Redis down: %v %.40s", err, body)
+	}
+}
+
+func TestCacheColdListIsOneRoundTrip(t *testing.T) {
+	// Each page takes 150 ms: a margin over the scheduling delays of a
+	// loaded machine, where Redis lookups precede each upstream call.
+	st := newStack(t, local.Options{Latency: 150 * time.Millisecond}, redis.CacheConfig{}, swapi.Config{})
+	// "Cold" means nothing cached, not a cold connection pool: open the
+	// Redis connections that the nine concurrent lookups will use, so that
+	// dialling them does not skew the timeline.
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Go(func() { st.rdb.Get(t.Context(), "warm-up") })
+	}
+	wg.Wait()
+	if _, err := st.sw.People(t.Context(), url.Values{"max_items": {"82"}}); err != nil {
+		t.Fatal(err)
+	}
+	log := st.calls.calls()
+	latest := log[0].start
+	earliest := log[0].end
+	for _, r := range log {
+		latest = later(latest, r.start)
+		earliest = earlier(earliest, r.end)
+	}
+	// One round trip: every page was asked for before any was answered.
+	if len(log) != 9 || latest.After(earliest) {
+		t.Errorf("%d calls; last started %v after the first answer", len(log), latest.Sub(earliest))
+	}
+	if n := st.up.count(); n != 9 {
+		t.Errorf("the upstream served %d requests, want 9", n)
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func TestNewCacheRejectsDuplicateMetrics(t *testing.T) {
+	rdb, _ := testenv.Redis(t)
+	reg := prometheus.NewRegistry()
+	up := startCacheUpstream(t, local.Options{})
+	client, _ := swapi.NewClient(swapi.ClientConfig{BaseURL: up.URL + "/api/"})
+	if _, err := redis.NewCache(rdb, client, redis.CacheConfig{Registerer: reg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redis.NewCache(rdb, client, redis.CacheConfig{Registerer: reg}); err == nil {
+		t.Error("registering the counters twice went unnoticed")
+	}
+}
+
+// benchStack is a warm stack for the cached-read benchmarks.
+func benchStack(b *testing.B, sc swapi.Config) *stack {
+	st := newStack(b, local.Options{}, redis.CacheConfig{}, sc)
+	return st
+}
+
+func benchRead(b *testing.B, read func(context.Context) ([]byte, error)) {
+	ctx := context.Background()
+	if _, err := read(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := read(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkCachedFilms is GET /films/v1/ as served: in-process response
+// cache in front of Redis.
+func BenchmarkCachedFilms(b *testing.B) {
+	st := benchStack(b, swapi.Config{})
+	benchRead(b, func(ctx context.Context) ([]byte, error) { return st.sw.Films(ctx, url.Values{}) })
+}
+
+// BenchmarkCachedPerson is GET /character/v1/1 as served.
+func BenchmarkCachedPerson(b *testing.B) {
+	st := benchStack(b, swapi.Config{})
+	benchRead(b, func(ctx context.Context) ([]byte, error) { return st.sw.Person(ctx, "1", url.Values{}) })
+}
+
+// BenchmarkRedisFilms and BenchmarkRedisPerson skip the in-process cache:
+// one Redis GET per upstream page, then rendering.
+func BenchmarkRedisFilms(b *testing.B) {
+	st := benchStack(b, swapi.Config{ResponseTTL: -1})
+	benchRead(b, func(ctx context.Context) ([]byte, error) { return st.sw.Films(ctx, url.Values{}) })
+}
+
+func BenchmarkRedisPerson(b *testing.B) {
+	st := benchStack(b, swapi.Config{ResponseTTL: -1})
+	benchRead(b, func(ctx context.Context) ([]byte, error) { return st.sw.Person(ctx, "1", url.Values{}) })
+}

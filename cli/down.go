@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fathat101/swdeploy/deployer"
+)
+
+type downOptions struct {
+	volumes bool
+	rmi     string
+}
+
+func newDownCmd(deps Deps, g *globalOptions) *cobra.Command {
+	o := &downOptions{}
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Remove the stack's containers and networks",
+		Long: `down removes the project's containers and networks. Volumes (and with them
+the data and the kept secrets) only go with --volumes; built images only with
+--rmi local, pulled ones too with --rmi all.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if o.rmi != "" && o.rmi != "local" && o.rmi != "all" {
+				return usage(fmt.Errorf("--rmi %q: want local or all", o.rmi))
+			}
+			rep, err := newReporter(g.progress, deps.Streams)
+			if err != nil {
+				return err
+			}
+			d, err := g.desired(ctx, deps)
+			if err != nil {
+				return err
+			}
+			eng, err := g.connect(ctx, deps)
+			if err != nil {
+				return err
+			}
+			err = deployer.Down(ctx, eng, d.Project.Name, d, deployer.DownOptions{Volumes: o.volumes, Images: o.rmi, Reporter: rep})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(deps.Streams.ErrOut, "Project %s is down.\n", d.Project.Name)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&o.volumes, "volumes", "v", false, "also remove the project's volumes (data and kept secrets)")
+	cmd.Flags().StringVar(&o.rmi, "rmi", "", "also remove images: local (built) or all")
+	return cmd
+}

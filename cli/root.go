@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fathat101/swdeploy/deployer"
+	"github.com/fathat101/swdeploy/stack"
+)
+
+// Deps are what the commands need from the outside world.
+type Deps struct {
+	Streams  IOStreams
+	Embedded fs.FS    // the repository's files built into the binary
+	Environ  []string // the process environment
+	WorkDir  string
+	// Connect opens the engine; tests may point it elsewhere.
+	Connect func(ctx context.Context, opts deployer.ConnectOptions) (deployer.Engine, error)
+	Secrets deployer.SecretSources
+}
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	files          []string
+	projectName    string
+	envFiles       []string
+	profiles       []string
+	host           string
+	connectTimeout time.Duration
+	progress       string
+}
+
+// Main runs swdeploy with args and returns the exit code.
+func Main(ctx context.Context, deps Deps, args []string) int {
+	cmd := NewRootCmd(deps)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	if err != nil {
+		var ee *exitError
+		if msg := err.Error(); msg != "" && !asExit(err, &ee) {
+			fmt.Fprintln(deps.Streams.ErrOut, "swdeploy:", msg)
+		}
+	}
+	return ExitCode(err)
+}
+
+func asExit(err error, target **exitError) bool {
+	e, ok := err.(*exitError)
+	if ok {
+		*target = e
+	}
+	return ok
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(deps Deps) *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "swdeploy",
+		Short: "Deploy the Star Wars API stack to a Docker engine",
+		Long: `swdeploy deploys the Star Wars API stack (API, MySQL, Redis), declared in a
+Compose file, to a Docker engine: local, remote, or in CI. It plans the
+difference between the file and the engine, then applies it.
+
+Without -f it uses stack/compose.yaml of the checkout it runs in, or the
+stack built into the binary.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Project flags go before the verb, as with docker compose, so
+		// that `swdeploy -f x.yaml logs -f` means file, then follow.
+		TraverseChildren: true,
+	}
+	root.SetOut(deps.Streams.Out)
+	root.SetErr(deps.Streams.ErrOut)
+	root.SetIn(deps.Streams.In)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if cmd != root && strings.Contains(err.Error(), "unknown") {
+			return usage(fmt.Errorf("%w (project and engine flags such as -f, -p, -H go before the command: swdeploy -p NAME %s)", err, cmd.Name()))
+		}
+		return usage(err)
+	})
+
+	f := root.Flags()
+	f.StringArrayVarP(&g.files, "file", "f", nil, "Compose file (repeatable; later files override earlier ones)")
+	f.StringVarP(&g.projectName, "project-name", "p", "", "project name (default: the file's name:, else COMPOSE_PROJECT_NAME)")
+	f.StringArrayVar(&g.envFiles, "env-file", nil, "environment file for interpolation (repeatable; replaces .env)")
+	f.StringArrayVar(&g.profiles, "profile", nil, "enable a Compose profile (repeatable)")
+	f.StringVarP(&g.host, "host", "H", "", "Docker engine address (default: DOCKER_HOST, then the local socket)")
+	f.DurationVar(&g.connectTimeout, "connect-timeout", 10*time.Second, "how long to try reaching the engine")
+	f.StringVar(&g.progress, "progress", "auto", "progress output: auto, plain, json or quiet")
+
+	root.AddCommand(
+		newUpCmd(deps, g),
+		newPlanCmd(deps, g),
+		newDownCmd(deps, g),
+		newStatusCmd(deps, g),
+		newLogsCmd(deps, g),
+		newSecretsCmd(deps, g),
+		newConfigCmd(deps, g),
+		newVersionCmd(deps, g),
+	)
+	return root
+}
+
+// loadStack reads the Compose file(s) the flags name.
+func (g *globalOptions) loadStack(ctx context.Context, deps Deps) (*stack.Stack, error) {
+	st, err := stack.Load(ctx, stack.Options{
+		Files: g.files, ProjectName: g.projectName, EnvFiles: g.envFiles, Profiles: g.profiles,
+		WorkDir: deps.WorkDir, Environ: deps.Environ, Embedded: deps.Embedded, Stdin: deps.Streams.In,
+	})
+	if err != nil {
+		return nil, usage(err)
+	}
+	return st, nil
+}
+
+// desired loads the stack and derives the deployer's desired state.
+func (g *globalOptions) desired(ctx context.Context, deps Deps) (*deployer.Desired, error) {
+	st, err := g.loadStack(ctx, deps)
+	if err != nil {
+		return nil, err
+	}
+	d, err := deployer.NewDesired(st.Project, st)
+	if err != nil {
+		return nil, usage(err)
+	}
+	return d, nil
+}
+
+func (g *globalOptions) connect(ctx context.Context, deps Deps) (deployer.Engine, error) {
+	return deps.Connect(ctx, deployer.ConnectOptions{Host: g.host, Timeout: g.connectTimeout})
+}
+
+// DefaultConnect opens the engine with the Docker SDK.
+func DefaultConnect(ctx context.Context, opts deployer.ConnectOptions) (deployer.Engine, error) {
+	cli, err := deployer.Connect(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return cli, nil
+}
+
+// Default returns the dependencies of a real run.
+func Default(embedded fs.FS) Deps {
+	wd, _ := os.Getwd()
+	return Deps{
+		Streams: System(), Embedded: embedded, Environ: os.Environ(), WorkDir: wd,
+		Connect: DefaultConnect, Secrets: deployer.OSSecretSources(),
+	}
+}

@@ -1,0 +1,299 @@
+package deployer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/errdefs"
+	"golang.org/x/sync/errgroup"
+)
+
+// ApplyOptions change how a plan is executed.
+type ApplyOptions struct {
+	Reporter Reporter
+	// WaitTimeout bounds each wait for a dependency's condition and the
+	// final wait for health.
+	WaitTimeout time.Duration
+	// Wait makes Apply return only when every container it started is
+	// running and, where it has a healthcheck, healthy.
+	Wait bool
+}
+
+// Apply executes a plan: every action starts as soon as the actions it
+// needs are done and its depends_on conditions hold, so independent work
+// runs in parallel. The first failure cancels what has not started and is
+// returned once running actions stop; since every object is labelled as it
+// is created, the next plan starts from whatever was done.
+func Apply(ctx context.Context, eng Engine, p *Plan, opts ApplyOptions) error {
+	if len(p.Problems) > 0 {
+		return fmt.Errorf("the plan has problems: %s", p.Problems[0])
+	}
+	if opts.Reporter == nil {
+		opts.Reporter = Discard
+	}
+	if opts.WaitTimeout == 0 {
+		opts.WaitTimeout = 5 * time.Minute
+	}
+	x := &executor{eng: eng, plan: p, opts: opts, rep: opts.Reporter, done: map[string]chan struct{}{}}
+	for _, a := range p.Actions {
+		x.done[a.ID] = make(chan struct{})
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, a := range p.Actions {
+		g.Go(func() error { return x.run(gctx, a) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if opts.Wait {
+		return x.waitStarted(ctx)
+	}
+	return nil
+}
+
+type executor struct {
+	eng      Engine
+	plan     *Plan
+	opts     ApplyOptions
+	rep      Reporter
+	done     map[string]chan struct{}
+	keepOnce sync.Once
+	keepErr  error
+}
+
+func (x *executor) run(ctx context.Context, a Action) error {
+	for _, id := range a.Needs {
+		select {
+		case <-x.done[id]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	object := string(a.Kind) + " " + a.Name
+	for _, w := range a.Waits {
+		emit(x.rep, a.ID, object, StatusWaiting, w.Service+" "+w.Condition)
+		if err := x.waitFor(ctx, w); err != nil {
+			emit(x.rep, a.ID, object, StatusFailed, err.Error())
+			return fmt.Errorf("%s %s %s: %w", a.Op, a.Kind, a.Name, err)
+		}
+	}
+	emit(x.rep, a.ID, object, StatusWorking, string(a.Op)+": "+a.Reason)
+	if err := x.do(ctx, a); err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			err = ctx.Err()
+		}
+		emit(x.rep, a.ID, object, StatusFailed, err.Error())
+		return fmt.Errorf("%s %s %s: %w", a.Op, a.Kind, a.Name, err)
+	}
+	emit(x.rep, a.ID, object, StatusDone, string(a.Op))
+	close(x.done[a.ID])
+	return nil
+}
+
+func (x *executor) do(ctx context.Context, a Action) error {
+	d := x.plan.desired
+	switch a.Kind {
+	case KindSecret:
+		// One write keeps every value: all secret actions share it.
+		x.keepOnce.Do(func() { x.keepErr = writeKept(ctx, x.eng, d.Project.Name, x.plan.secrets, x.plan.salt) })
+		return x.keepErr
+	case KindImage:
+		svc := d.Service(a.Service)
+		if a.Op == OpBuild {
+			return buildImage(ctx, x.eng, d.Project.Name, svc, a.ID, x.rep)
+		}
+		return pullImage(ctx, x.eng, svc.Image, a.ID, x.rep)
+	case KindNetwork:
+		return x.createNetwork(ctx, a)
+	case KindVolume:
+		return x.createVolume(ctx, a)
+	case KindContainer:
+		switch a.Op {
+		case OpCreate:
+			_, err := x.createContainer(ctx, d.Service(a.Service), a.Name, true)
+			return err
+		case OpRecreate:
+			return x.recreateContainer(ctx, a)
+		case OpStart:
+			return x.startContainer(ctx, a.Target)
+		case OpRestart:
+			if err := x.stopContainer(ctx, a.Target, d.Service(a.Service)); err != nil {
+				return err
+			}
+			return x.startContainer(ctx, a.Target)
+		case OpRemove:
+			return x.removeContainer(ctx, a.Target, d.Service(a.Service))
+		}
+	}
+	return fmt.Errorf("no way to %s a %s", a.Op, a.Kind)
+}
+
+func (x *executor) createNetwork(ctx context.Context, a Action) error {
+	var n *Network
+	for _, dn := range x.plan.desired.Networks {
+		if "network:"+dn.Key == a.ID {
+			n = dn
+		}
+	}
+	opts := NetworkCreateOptions(x.plan.desired.Project.Name, n, x.plan.observed.Engine)
+	_, err := x.eng.NetworkCreate(ctx, n.Name, opts)
+	if errdefs.IsConflict(err) {
+		return nil // created meanwhile by a concurrent run: fine
+	}
+	return err
+}
+
+// NetworkCreateOptions is how swdeploy creates a declared network. An
+// internal bridge network also loses its address on the host, so that its
+// containers cannot reach services listening on the host either.
+func NetworkCreateOptions(project string, n *Network, info EngineInfo) network.CreateOptions {
+	cfg := n.Config
+	opts := network.CreateOptions{
+		Driver: cfg.Driver, Internal: cfg.Internal, Attachable: cfg.Attachable, EnableIPv6: cfg.EnableIPv6,
+		Options: map[string]string{},
+		Labels:  map[string]string{LabelProject: project, LabelNetwork: n.Key, LabelNetworkHash: n.Hash, LabelVersion: composeVersion},
+	}
+	for k, v := range cfg.DriverOpts {
+		opts.Options[k] = v
+	}
+	for k, v := range cfg.Labels {
+		opts.Labels[k] = v
+	}
+	if cfg.Internal && (cfg.Driver == "" || cfg.Driver == "bridge") {
+		if info.IsolatedGateway() {
+			opts.Options["com.docker.network.bridge.gateway_mode_ipv4"] = "isolated"
+		} else {
+			opts.Options["com.docker.network.bridge.inhibit_ipv4"] = "true"
+		}
+	}
+	if cfg.Ipam.Driver != "" || len(cfg.Ipam.Config) > 0 {
+		opts.IPAM = &network.IPAM{Driver: cfg.Ipam.Driver}
+		for _, pool := range cfg.Ipam.Config {
+			opts.IPAM.Config = append(opts.IPAM.Config, network.IPAMConfig{Subnet: pool.Subnet, IPRange: pool.IPRange, Gateway: pool.Gateway, AuxAddress: pool.AuxiliaryAddresses})
+		}
+	}
+	return opts
+}
+
+func (x *executor) createVolume(ctx context.Context, a Action) error {
+	for _, v := range x.plan.desired.Volumes {
+		if "volume:"+v.Key != a.ID {
+			continue
+		}
+		labels := map[string]string{LabelProject: x.plan.desired.Project.Name, LabelVolume: v.Key, LabelVersion: composeVersion}
+		for k, val := range v.Config.Labels {
+			labels[k] = val
+		}
+		_, err := x.eng.VolumeCreate(ctx, volume.CreateOptions{Name: v.Name, Driver: v.Config.Driver, DriverOpts: v.Config.DriverOpts, Labels: labels})
+		return err
+	}
+	return fmt.Errorf("volume %s is not declared", a.Name)
+}
+
+// createContainer delivers the service's secrets, creates its container
+// under name, connects the networks it could not be created with and, if
+// start is set, starts it.
+func (x *executor) createContainer(ctx context.Context, svc *Service, name string, start bool) (string, error) {
+	d := x.plan.desired
+	if len(svc.Config.Secrets) > 0 {
+		if err := deliverSecrets(ctx, x.eng, d.Project.Name, svc, x.plan.secrets); err != nil {
+			return "", err
+		}
+	}
+	parts := EffectiveParts(svc, x.plan.secrets)
+	spec, err := buildContainerSpec(d.Project, svc, 1, configHash(parts), parts, x.plan.observed.Engine)
+	if err != nil {
+		return "", err
+	}
+	created, err := x.eng.ContainerCreate(ctx, spec.config, spec.host, spec.network, nil, name)
+	if err != nil {
+		return "", err
+	}
+	for _, netName := range sortedKeys(spec.extra) {
+		if err := x.eng.NetworkConnect(ctx, netName, created.ID, spec.extra[netName]); err != nil {
+			return created.ID, fmt.Errorf("connect to network %s: %w", netName, err)
+		}
+	}
+	if start {
+		return created.ID, x.startContainer(ctx, created.ID)
+	}
+	return created.ID, nil
+}
+
+// recreateContainer creates the replacement first, under a temporary name,
+// so that a configuration the engine rejects leaves the old one running.
+func (x *executor) recreateContainer(ctx context.Context, a Action) error {
+	svc := x.plan.desired.Service(a.Service)
+	tmp := a.Target[:12] + "_" + a.Name
+	id, err := x.createContainer(ctx, svc, tmp, false)
+	if err != nil {
+		if id != "" {
+			_ = x.eng.ContainerRemove(context.WithoutCancel(ctx), id, container.RemoveOptions{Force: true})
+		}
+		return err
+	}
+	if err := x.removeContainer(ctx, a.Target, svc); err != nil {
+		return err
+	}
+	if err := x.eng.ContainerRename(ctx, id, a.Name); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return x.startContainer(ctx, id)
+}
+
+func (x *executor) startContainer(ctx context.Context, id string) error {
+	return x.eng.ContainerStart(ctx, id, container.StartOptions{})
+}
+
+func (x *executor) stopContainer(ctx context.Context, id string, svc *Service) error {
+	opts := container.StopOptions{}
+	if svc != nil && svc.Config.StopGracePeriod != nil {
+		secs := int(time.Duration(*svc.Config.StopGracePeriod).Seconds())
+		opts.Timeout = &secs
+	}
+	return x.eng.ContainerStop(ctx, id, opts)
+}
+
+func (x *executor) removeContainer(ctx context.Context, id string, svc *Service) error {
+	if err := x.stopContainer(ctx, id, svc); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("stop: %w", err)
+	}
+	err := x.eng.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// waitStarted waits until every container the plan created, recreated or
+// started is running, and healthy where it has a healthcheck.
+func (x *executor) waitStarted(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, a := range x.plan.Actions {
+		if a.Kind != KindContainer || a.Op == OpRemove {
+			continue
+		}
+		svc := x.plan.desired.Service(a.Service)
+		cond := "service_started"
+		if svc.Config.HealthCheck != nil && !svc.Config.HealthCheck.Disable {
+			cond = "service_healthy"
+		} else if svc.Config.Restart == "" || svc.Config.Restart == "no" {
+			continue // may be a one-shot job: nothing to wait for
+		}
+		g.Go(func() error {
+			emit(x.rep, "", "container "+a.Name, StatusWaiting, cond)
+			if err := x.waitFor(gctx, Wait{Service: a.Service, Condition: cond, Required: true}); err != nil {
+				return err
+			}
+			emit(x.rep, "", "container "+a.Name, StatusHealth, map[string]string{"service_healthy": "healthy", "service_started": "running"}[cond])
+			return nil
+		})
+	}
+	return g.Wait()
+}

@@ -1,0 +1,48 @@
+package deployer
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"os"
+)
+
+// SecretSources is where operator-provided secret values come from.
+type SecretSources struct {
+	LookupEnv func(string) (string, bool)
+	ReadFile  func(string) ([]byte, error)
+	Random    io.Reader
+}
+
+// OSSecretSources reads the process environment and the local disk.
+func OSSecretSources() SecretSources {
+	return SecretSources{LookupEnv: os.LookupEnv, ReadFile: os.ReadFile, Random: rand.Reader}
+}
+
+// MakePlan observes the engine and reconciles it with the desired state:
+// the plan that `plan` prints and `up` applies.
+func MakePlan(ctx context.Context, eng Engine, d *Desired, src SecretSources, opts Options) (*Plan, error) {
+	o, err := Observe(ctx, eng, d)
+	if err != nil {
+		return nil, err
+	}
+	secrets, salt, err := ResolveSecrets(d, o.Kept, src.LookupEnv, src.ReadFile, src.Random)
+	if err != nil {
+		return nil, err
+	}
+	p := Reconcile(d, o, secrets, opts)
+	p.salt = salt
+	return p, nil
+}
+
+// Secrets lists the plan's secrets, their sources and versions, never
+// their values.
+func (p *Plan) Secrets() []ResolvedSecret { return secretsSummary(p.secrets) }
+
+// Engine describes the engine the plan was made against.
+func (p *Plan) Engine() EngineInfo {
+	if p.observed == nil {
+		return EngineInfo{}
+	}
+	return p.observed.Engine
+}

@@ -1,0 +1,10 @@
+package main
+
+import "embed"
+
+// sources are the files the default stack needs, built into the binary so
+// that an installed swdeploy brings the stack up from any directory: the
+// Compose file and the API's build context.
+//
+//go:embed Dockerfile .dockerignore go.mod go.sum api stack/compose.yaml
+var sources embed.FS
