@@ -13,3 +13,17 @@ ci-deps:
 # MariaDB and Redis on loopback for the API's integration tests.
 services:
 	scripts/services.sh
+
+# The two commands of the README.
+.PHONY: up test
+
+# Bring the stack up on this engine. Hosts without a registry use the
+# stand-in images; `go run . up` alone uses the real ones.
+up: offline-images
+	go run . --env-file stack/offline.env up
+
+# Every test tier: unit, integration (MariaDB, Redis on loopback) and end to
+# end (the real Docker engine).
+test: ci-deps services offline-images
+	go vet ./...
+	go test -count=1 -timeout 45m ./...

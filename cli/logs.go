@@ -43,7 +43,7 @@ func newLogsCmd(deps Deps, g *globalOptions) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep streaming new output")
+	cmd.Flags().BoolVar(&o.Follow, "follow", false, "keep streaming new output (-f after logs)")
 	cmd.Flags().StringVarP(&o.Tail, "tail", "n", "all", "number of lines to show from the end of each log")
 	cmd.Flags().BoolVarP(&o.Timestamps, "timestamps", "t", false, "show timestamps")
 	cmd.Flags().StringVar(&o.Since, "since", "", "show logs since a timestamp or relative time (e.g. 10m)")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,7 +40,7 @@ type globalOptions struct {
 // Main runs swdeploy with args and returns the exit code.
 func Main(ctx context.Context, deps Deps, args []string) int {
 	cmd := NewRootCmd(deps)
-	cmd.SetArgs(args)
+	cmd.SetArgs(followShorthand(args))
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {
 		var ee *exitError
@@ -72,21 +73,13 @@ Without -f it uses stack/compose.yaml of the checkout it runs in, or the
 stack built into the binary.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// Project flags go before the verb, as with docker compose, so
-		// that `swdeploy -f x.yaml logs -f` means file, then follow.
-		TraverseChildren: true,
 	}
 	root.SetOut(deps.Streams.Out)
 	root.SetErr(deps.Streams.ErrOut)
 	root.SetIn(deps.Streams.In)
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		if cmd != root && strings.Contains(err.Error(), "unknown") {
-			return usage(fmt.Errorf("%w (project and engine flags such as -f, -p, -H go before the command: swdeploy -p NAME %s)", err, cmd.Name()))
-		}
-		return usage(err)
-	})
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
 
-	f := root.Flags()
+	f := root.PersistentFlags()
 	f.StringArrayVarP(&g.files, "file", "f", nil, "Compose file (repeatable; later files override earlier ones)")
 	f.StringVarP(&g.projectName, "project-name", "p", "", "project name (default: the file's name:, else COMPOSE_PROJECT_NAME)")
 	f.StringArrayVar(&g.envFiles, "env-file", nil, "environment file for interpolation (repeatable; replaces .env)")
@@ -153,4 +146,30 @@ func Default(embedded fs.FS) Deps {
 		Streams: System(), Embedded: embedded, Environ: os.Environ(), WorkDir: wd,
 		Connect: DefaultConnect, Secrets: deployer.OSSecretSources(),
 	}
+}
+
+// followShorthand lets `logs -f` mean --follow, as in docker compose, while
+// -f before the verb (or anywhere else) names a Compose file.
+func followShorthand(args []string) []string {
+	valued := []string{"-f", "--file", "-p", "--project-name", "--env-file", "--profile", "-H", "--host", "--context", "--connect-timeout", "--progress"}
+	i := 0
+	for i < len(args) && strings.HasPrefix(args[i], "-") {
+		if slices.Contains(valued, args[i]) {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) || args[i] != "logs" {
+		return args
+	}
+	out := slices.Clone(args)
+	for j := i + 1; j < len(out); j++ {
+		if out[j] == "--" {
+			break
+		}
+		if out[j] == "-f" {
+			out[j] = "--follow"
+		}
+	}
+	return out
 }

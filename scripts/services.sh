@@ -71,7 +71,7 @@ mysql_answers() { mysqladmin --protocol=tcp -h "$MYSQL_ADDR" -P "$MYSQL_PORT" pi
 # server listens; the login check below proves the account.
 mysql_login() {
 	MYSQL_PWD="$TEST_PASSWORD" mariadb --protocol=tcp -h "$MYSQL_ADDR" -P "$MYSQL_PORT" \
-		-u "$TEST_USER" -N -e 'SELECT 1'
+		-u "$TEST_USER" -N -e 'SELECT 1' >/dev/null 2>&1
 }
 
 start_mariadb() {
@@ -116,7 +116,9 @@ start_redis() {
 	if redis-cli -h "$REDIS_ADDR" -p "$REDIS_PORT" ping 2>&1 | grep -q NOAUTH; then
 		die "the Redis on $REDIS_ADDR:$REDIS_PORT asks for a password; the tests expect none"
 	fi
+	# Without the init script, drop to the package's redis user ourselves.
 	start_service Redis redis-server \
+		setpriv --reuid=redis --regid=redis --init-groups \
 		redis-server --bind "$REDIS_ADDR" --port "$REDIS_PORT" --protected-mode yes --dir /var/lib/redis
 	wait_for "Redis on $REDIS_ADDR:$REDIS_PORT" redis_answers
 }
