@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -9,8 +10,9 @@ import (
 )
 
 type downOptions struct {
-	volumes bool
-	rmi     string
+	volumes     bool
+	rmi         string
+	lockTimeout time.Duration
 }
 
 func newDownCmd(deps Deps, g *globalOptions) *cobra.Command {
@@ -39,6 +41,11 @@ the data and the kept secrets) only go with --volumes; built images only with
 			if err != nil {
 				return err
 			}
+			unlock, err := deployer.Lock(ctx, eng, d.Project.Name, o.lockTimeout)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			err = deployer.Down(ctx, eng, d.Project.Name, d, deployer.DownOptions{Volumes: o.volumes, Images: o.rmi, Reporter: rep})
 			if err != nil {
 				return err
@@ -49,5 +56,6 @@ the data and the kept secrets) only go with --volumes; built images only with
 	}
 	cmd.Flags().BoolVarP(&o.volumes, "volumes", "v", false, "also remove the project's volumes (data and kept secrets)")
 	cmd.Flags().StringVar(&o.rmi, "rmi", "", "also remove images: local (built) or all")
+	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for another run's deploy lock (default: fail at once)")
 	return cmd
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 
 	"github.com/fathat101/swdeploy/stack"
@@ -11,6 +12,8 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1 // the deployment failed or the engine could not be reached
 	ExitUsage   = 2 // bad flags, a bad Compose file or bad configuration
+	// ExitInterrupted is the shell's code for a run stopped by SIGINT.
+	ExitInterrupted = 130
 )
 
 // usageError marks an error as the user's input to fix: exit code 2.
@@ -42,6 +45,8 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
 	case errors.As(err, &ue), errors.As(err, &fe), errors.Is(err, stack.ErrBadOption):
 		return ExitUsage
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -33,6 +34,7 @@ type globalOptions struct {
 	envFiles       []string
 	profiles       []string
 	host           string
+	context        string
 	connectTimeout time.Duration
 	progress       string
 }
@@ -42,6 +44,10 @@ func Main(ctx context.Context, deps Deps, args []string) int {
 	cmd := NewRootCmd(deps)
 	cmd.SetArgs(followShorthand(args))
 	err := cmd.ExecuteContext(ctx)
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(deps.Streams.ErrOut, "swdeploy: interrupted; the next up goes on from where this one stopped")
+		return ExitInterrupted
+	}
 	if err != nil {
 		var ee *exitError
 		if msg := err.Error(); msg != "" && !asExit(err, &ee) {
@@ -84,9 +90,10 @@ stack built into the binary.`,
 	f.StringVarP(&g.projectName, "project-name", "p", "", "project name (default: the file's name:, else COMPOSE_PROJECT_NAME)")
 	f.StringArrayVar(&g.envFiles, "env-file", nil, "environment file for interpolation (repeatable; replaces .env)")
 	f.StringArrayVar(&g.profiles, "profile", nil, "enable a Compose profile (repeatable)")
-	f.StringVarP(&g.host, "host", "H", "", "Docker engine address (default: DOCKER_HOST, then the local socket)")
+	f.StringVarP(&g.host, "host", "H", "", "Docker engine address: unix://, tcp:// or ssh://user@host (default: DOCKER_HOST, then the docker context)")
+	f.StringVar(&g.context, "context", "", "docker context to use (default: DOCKER_CONTEXT, then the docker CLI's current context)")
 	f.DurationVar(&g.connectTimeout, "connect-timeout", 10*time.Second, "how long to try reaching the engine")
-	f.StringVar(&g.progress, "progress", "auto", "progress output: auto, plain, json or quiet")
+	f.StringVar(&g.progress, "progress", "auto", "progress output: auto (live on a terminal, plain otherwise), tty, plain, json or quiet")
 
 	root.AddCommand(
 		newUpCmd(deps, g),
@@ -96,6 +103,7 @@ stack built into the binary.`,
 		newLogsCmd(deps, g),
 		newSecretsCmd(deps, g),
 		newConfigCmd(deps, g),
+		newUnlockCmd(deps, g),
 		newVersionCmd(deps, g),
 	)
 	return root
@@ -127,7 +135,12 @@ func (g *globalOptions) desired(ctx context.Context, deps Deps) (*deployer.Desir
 }
 
 func (g *globalOptions) connect(ctx context.Context, deps Deps) (deployer.Engine, error) {
-	return deps.Connect(ctx, deployer.ConnectOptions{Host: g.host, Timeout: g.connectTimeout})
+	eng, err := deps.Connect(ctx, deployer.ConnectOptions{Host: g.host, Context: g.context, Timeout: g.connectTimeout, Environ: deps.Environ})
+	var ce *deployer.ConfigError
+	if errors.As(err, &ce) {
+		return nil, usage(err)
+	}
+	return eng, err
 }
 
 // DefaultConnect opens the engine with the Docker SDK.

@@ -70,6 +70,7 @@ one that the next up will generate. Values are shown only with --reveal.`,
 			return tw.Flush()
 		},
 	}
+	cmd.AddCommand(newRotateCmd(deps, g))
 	cmd.Flags().BoolVar(&reveal, "reveal", false, "also print the values")
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
 	return cmd

@@ -15,6 +15,7 @@ type upOptions struct {
 	plan        planFlags
 	wait        bool
 	waitTimeout time.Duration
+	lockTimeout time.Duration
 	yes         bool
 }
 
@@ -56,6 +57,7 @@ up-to-date stack is left untouched.`,
 	cmd.Flags().BoolVar(&o.wait, "wait", true, "wait until every started container is running and healthy")
 	cmd.Flags().DurationVar(&o.waitTimeout, "wait-timeout", 5*time.Minute, "how long each health wait may take")
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask before actions that cause downtime")
+	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for another run's deploy lock (default: fail at once)")
 	return cmd
 }
 
@@ -77,6 +79,11 @@ func upRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *upOptions) error 
 	if err != nil {
 		return err
 	}
+	unlock, err := deployer.Lock(ctx, eng, d.Project.Name, o.lockTimeout)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	p, err := deployer.MakePlan(ctx, eng, d, deps.Secrets, opts)
 	if err != nil {
 		return err

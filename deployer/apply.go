@@ -228,23 +228,65 @@ func (x *executor) createContainer(ctx context.Context, svc *Service, name strin
 
 // recreateContainer creates the replacement first, under a temporary name,
 // so that a configuration the engine rejects leaves the old one running.
+// A start-first service's replacement also runs and becomes healthy before
+// the old container stops; if it does not, it is removed and the old one
+// keeps serving.
 func (x *executor) recreateContainer(ctx context.Context, a Action) error {
 	svc := x.plan.desired.Service(a.Service)
 	tmp := a.Target[:12] + "_" + a.Name
-	id, err := x.createContainer(ctx, svc, tmp, false)
+	rolling := StartFirst(svc)
+	id, err := x.createContainer(ctx, svc, tmp, rolling)
 	if err != nil {
-		if id != "" {
-			_ = x.eng.ContainerRemove(context.WithoutCancel(ctx), id, container.RemoveOptions{Force: true})
-		}
+		x.discard(ctx, id)
 		return err
 	}
+	if rolling {
+		emit(x.rep, a.ID, "container "+a.Name, StatusWaiting, "replacement healthy")
+		if err := x.waitID(ctx, id, svc.Name, readyCondition(svc)); err != nil {
+			x.discard(ctx, id)
+			return fmt.Errorf("rolled back, the old container keeps serving: the replacement %w", err)
+		}
+	}
 	if err := x.removeContainer(ctx, a.Target, svc); err != nil {
+		x.discard(ctx, id)
 		return err
 	}
 	if err := x.eng.ContainerRename(ctx, id, a.Name); err != nil {
 		return fmt.Errorf("rename %s: %w", tmp, err)
 	}
+	if rolling {
+		return nil
+	}
 	return x.startContainer(ctx, id)
+}
+
+// discard removes a replacement that will not be used, even when ctx was
+// cancelled: an interrupted up must not leave it behind.
+func (x *executor) discard(ctx context.Context, id string) {
+	if id == "" {
+		return
+	}
+	rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_ = x.eng.ContainerRemove(rmCtx, id, container.RemoveOptions{Force: true})
+}
+
+// StartFirst reports whether a service's containers are replaced by
+// starting the new one before stopping the old (deploy.update_config.order:
+// start-first). Two containers cannot publish one host port, so a service
+// that publishes ports is replaced stop-first: put a proxy in front of it.
+func StartFirst(svc *Service) bool {
+	d := svc.Config.Deploy
+	return d != nil && d.UpdateConfig != nil && d.UpdateConfig.Order == "start-first" && len(svc.Config.Ports) == 0
+}
+
+// readyCondition is what "started" means for a service: healthy when it has
+// a healthcheck, running otherwise.
+func readyCondition(svc *Service) string {
+	if h := svc.Config.HealthCheck; h != nil && !h.Disable {
+		return "service_healthy"
+	}
+	return "service_started"
 }
 
 func (x *executor) startContainer(ctx context.Context, id string) error {
@@ -280,10 +322,8 @@ func (x *executor) waitStarted(ctx context.Context) error {
 			continue
 		}
 		svc := x.plan.desired.Service(a.Service)
-		cond := "service_started"
-		if svc.Config.HealthCheck != nil && !svc.Config.HealthCheck.Disable {
-			cond = "service_healthy"
-		} else if svc.Config.Restart == "" || svc.Config.Restart == "no" {
+		cond := readyCondition(svc)
+		if cond == "service_started" && (svc.Config.Restart == "" || svc.Config.Restart == "no") {
 			continue // may be a one-shot job: nothing to wait for
 		}
 		g.Go(func() error {

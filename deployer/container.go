@@ -136,7 +136,7 @@ func buildContainerSpec(p *types.Project, svc *Service, number int, hash string,
 		if !ok {
 			return nil, fmt.Errorf("service %s: network %s is not declared", svc.Name, key)
 		}
-		ep := endpoint(svc.Name, cfg.Networks[key])
+		ep := endpointSettings(svc.Name, cfg.Networks[key])
 		switch {
 		case first:
 			hc.NetworkMode = container.NetworkMode(n.Name)
@@ -171,7 +171,7 @@ func networkOrder(cfg types.ServiceConfig) []string {
 	return keys
 }
 
-func endpoint(service string, cfg *types.ServiceNetworkConfig) *network.EndpointSettings {
+func endpointSettings(service string, cfg *types.ServiceNetworkConfig) *network.EndpointSettings {
 	ep := &network.EndpointSettings{Aliases: []string{service}}
 	if cfg == nil {
 		return ep

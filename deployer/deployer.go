@@ -12,6 +12,8 @@ type SecretSources struct {
 	LookupEnv func(string) (string, bool)
 	ReadFile  func(string) ([]byte, error)
 	Random    io.Reader
+	// Rotate names secrets to replace with new random values, even if kept.
+	Rotate []string
 }
 
 // OSSecretSources reads the process environment and the local disk.
@@ -26,7 +28,7 @@ func MakePlan(ctx context.Context, eng Engine, d *Desired, src SecretSources, op
 	if err != nil {
 		return nil, err
 	}
-	secrets, salt, err := ResolveSecrets(d, o.Kept, src.LookupEnv, src.ReadFile, src.Random)
+	secrets, salt, err := ResolveSecrets(d, o.Kept, src)
 	if err != nil {
 		return nil, err
 	}

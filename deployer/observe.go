@@ -3,6 +3,7 @@ package deployer
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +61,14 @@ type Container struct {
 	Status   string // the engine's human summary ("Up 2 minutes (healthy)")
 	Ports    []container.Port
 	Labels   map[string]string
+	// Leftover marks a replacement left under its temporary name by an
+	// interrupted up.
+	Leftover bool
 }
+
+// leftoverName matches the temporary name a replacement has until the
+// container it replaces is gone: "<12 hex digits>_<name>".
+var leftoverName = regexp.MustCompile(`^[0-9a-f]{12}_`)
 
 // ObservedNetwork is a project network on the engine.
 type ObservedNetwork struct {
@@ -161,6 +169,7 @@ func listContainers(ctx context.Context, eng Engine, project string) ([]Containe
 		if len(c.Names) > 0 {
 			ct.Name = strings.TrimPrefix(c.Names[0], "/")
 		}
+		ct.Leftover = leftoverName.MatchString(ct.Name)
 		if c.NetworkSettings != nil {
 			for name := range c.NetworkSettings.Networks {
 				ct.Networks = append(ct.Networks, name)

@@ -55,6 +55,9 @@ type Action struct {
 	// Downtime is set when the action stops a running container of a
 	// service before its replacement is ready.
 	Downtime bool `json:"downtime,omitempty"`
+	// StartFirst is set when the replacement starts and becomes healthy
+	// before the old container stops, and is removed if it does not.
+	StartFirst bool `json:"start_first,omitempty"`
 
 	// Target is the existing engine object the action replaces, starts or
 	// removes (a container or network id).
@@ -107,6 +110,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  %s %s %s %s (%s)", opSymbols[a.Op], a.Op, a.Kind, a.Name, a.Reason)
 			if a.Downtime {
 				b.WriteString(" [downtime]")
+			}
+			if a.StartFirst {
+				b.WriteString(" [start-first]")
 			}
 			if len(a.Waits) > 0 {
 				var ws []string

@@ -67,7 +67,30 @@ func (r *reconciler) secretActions() {
 			}
 			r.add(Action{ID: "secret:" + s.Key, Op: OpGenerate, Kind: KindSecret, Name: s.Key, Reason: reason})
 		case OpUpdate:
-			r.add(Action{ID: "secret:" + s.Key, Op: OpUpdate, Kind: KindSecret, Name: s.Key, Reason: "value from " + res.Source + " differs from the kept one"})
+			reason := "value from " + res.Source + " differs from the kept one"
+			if res.Source == "rotated" {
+				reason = "rotated: a new random value"
+			}
+			r.add(Action{ID: "secret:" + s.Key, Op: OpUpdate, Kind: KindSecret, Name: s.Key, Reason: reason})
+			r.warnStateful(s.Key)
+		}
+	}
+}
+
+// warnStateful warns when a changed secret reaches a service that keeps
+// data in a volume: such a service (MySQL) may read it only when it
+// initialises its data, so the new value would not take effect there.
+func (r *reconciler) warnStateful(secret string) {
+	for _, svc := range r.d.Services {
+		uses := false
+		for _, ref := range svc.Config.Secrets {
+			uses = uses || ref.Source == secret
+		}
+		for _, v := range svc.Config.Volumes {
+			if uses && v.Type == "volume" && v.Source != "" {
+				r.warn("secret %s changes for service %s, which keeps data in volume %s: if %s reads it only when it initialises that data (as MySQL does), change it inside %s too", secret, svc.Name, v.Source, svc.Name, svc.Name)
+				break
+			}
 		}
 	}
 }
@@ -180,6 +203,9 @@ func (r *reconciler) containerActions() {
 		if scale := svc.Config.Scale; scale != nil && *scale != 1 {
 			r.problem("service %s: scale %d: swdeploy runs one container per service on a single engine", svc.Name, *scale)
 		}
+		if d := svc.Config.Deploy; d != nil && d.UpdateConfig != nil && d.UpdateConfig.Order == "start-first" && !StartFirst(svc) {
+			r.warn("service %s asks for start-first updates but publishes ports, which two containers cannot share: it is replaced stop-first", svc.Name)
+		}
 		parts := r.effectiveParts(svc)
 		hash := configHash(parts)
 		a := Action{ID: "container:" + svc.Name, Kind: KindContainer, Service: svc.Name, Name: ContainerName(project, svc.Name, 1)}
@@ -188,6 +214,10 @@ func (r *reconciler) containerActions() {
 		var current *Container
 		for i, c := range r.o.Containers {
 			if c.Service != svc.Name {
+				continue
+			}
+			if c.Leftover {
+				r.add(Action{ID: "container:" + c.Name, Op: OpRemove, Kind: KindContainer, Service: svc.Name, Name: c.Name, Target: c.ID, Reason: "replacement left over by an interrupted up"})
 				continue
 			}
 			if current == nil {
@@ -204,7 +234,8 @@ func (r *reconciler) containerActions() {
 			a.Name, a.Target = current.Name, current.ID
 			if reason := r.recreateReason(svc, current, parts, hash); reason != "" {
 				a.Op, a.Reason = OpRecreate, reason
-				a.Downtime = current.State == "running"
+				a.Downtime = current.State == "running" && !StartFirst(svc)
+				a.StartFirst = StartFirst(svc)
 			} else {
 				switch current.State {
 				case "running", "restarting":

@@ -197,6 +197,13 @@ func TestReconcile(t *testing.T) {
 		{name: "old-engine-from-nothing", secrets: fixedSecrets(base, OpGenerate), observe: func(o *Observed) {
 			*o = Observed{Engine: EngineInfo{Version: "20.10.24", APIVersion: "1.41"}, Networks: map[string]ObservedNetwork{}, Volumes: map[string]ObservedVolume{}, Images: map[string]ObservedImage{"mysql:8.4": {ID: "m"}, "redis:7-alpine": {ID: "r"}}}
 		}},
+		{name: "api-start-first", desired: testDesired(t, strings.Replace(strings.Replace(testStack, `    ports: ["5003:5003"]`, `    deploy: {update_config: {order: start-first}}`, 1), "MODE: prod", "MODE: debug", 1), "package main")},
+		{name: "start-first-with-ports-is-stop-first", desired: testDesired(t, strings.Replace(strings.Replace(testStack, `    ports: ["5003:5003"]`, `    ports: ["5003:5003"]
+    deploy: {update_config: {order: start-first}}`, 1), "MODE: prod", "MODE: debug", 1), "package main")},
+		{name: "leftover-replacement", observe: func(o *Observed) {
+			o.Containers = append(o.Containers, Container{ID: "l", Name: "0123456789ab_demo-api-1", Service: "api", State: "created", Leftover: true})
+			sortContainers(o.Containers)
+		}},
 		{name: "network-changed", observe: func(o *Observed) {
 			n := o.Networks["demo_internal"]
 			n.Hash = "0000"

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -78,7 +79,17 @@ func SecretEnvName(key string) string {
 // ResolveSecrets decides each secret's value: the operator's (environment,
 // then the Compose file's environment or file source) wins, then the kept
 // value, and otherwise a new random one.
-func ResolveSecrets(d *Desired, kept KeptSecrets, lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error), random io.Reader) (map[string]ResolvedSecret, []byte, error) {
+func ResolveSecrets(d *Desired, kept KeptSecrets, src SecretSources) (map[string]ResolvedSecret, []byte, error) {
+	lookupEnv, readFile, random := src.LookupEnv, src.ReadFile, src.Random
+	for _, name := range src.Rotate {
+		found := false
+		for _, s := range d.Secrets {
+			found = found || s.Key == name
+		}
+		if !found {
+			return nil, nil, fmt.Errorf("no secret %s in the stack", name)
+		}
+	}
 	salt := kept.Salt
 	if len(salt) == 0 {
 		salt = make([]byte, 32)
@@ -94,7 +105,17 @@ func ResolveSecrets(d *Desired, kept KeptSecrets, lookupEnv func(string) (string
 			return nil, nil, err
 		}
 		old, isKept := kept.Values[s.Key]
+		rotate := slices.Contains(src.Rotate, s.Key)
+		if rotate && value != nil {
+			return nil, nil, fmt.Errorf("secret %s is given by the operator (%s): change it there instead of rotating it", s.Key, source)
+		}
 		switch {
+		case rotate:
+			v, err := generateSecret(random)
+			if err != nil {
+				return nil, nil, fmt.Errorf("generate secret %s: %w", s.Key, err)
+			}
+			r.Value, r.Source, r.Op = v, "rotated", OpUpdate
 		case value != nil:
 			r.Value, r.Source = value, source
 			if !isKept || !bytes.Equal(old, value) {
@@ -109,7 +130,7 @@ func ResolveSecrets(d *Desired, kept KeptSecrets, lookupEnv func(string) (string
 			}
 			r.Value, r.Source, r.Op = v, "generated", OpGenerate
 		}
-		if r.Op == OpUpdate && !isKept {
+		if r.Op == OpUpdate && !isKept && !rotate {
 			r.Op = OpGenerate // first time kept: nothing is replaced
 		}
 		r.Version = secretVersion(salt, s.Key, r.Value)

@@ -18,6 +18,28 @@ import (
 // nothing.
 const pollInterval = 250 * time.Millisecond
 
+// waitID blocks until one container meets the condition, can no longer
+// meet it, or the wait times out.
+func (x *executor) waitID(ctx context.Context, id, service, cond string) error {
+	ctx, cancel := context.WithTimeout(ctx, x.opts.WaitTimeout)
+	defer cancel()
+	w := Wait{Service: service, Condition: cond, Required: true}
+	for {
+		ok, err := x.check(ctx, id, w)
+		if err != nil || ok {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("did not become %s within %s%s", conditionWord(cond), x.opts.WaitTimeout, x.lastLogs(id))
+			}
+			return ctx.Err()
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
 // waitFor blocks until the service's container meets the condition, the
 // container can no longer meet it, or the wait times out.
 func (x *executor) waitFor(ctx context.Context, w Wait) error {

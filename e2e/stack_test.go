@@ -99,8 +99,8 @@ func assertAllHealthy(t *testing.T, d *deployment) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("status json: %v\n%s", err, out)
 	}
-	if len(st.Containers) != 4 {
-		t.Fatalf("want 4 containers (api, mysql, redis, swapi), got %s", out)
+	if len(st.Containers) != 5 {
+		t.Fatalf("want 5 containers (edge, api, mysql, redis, swapi), got %s", out)
 	}
 	for _, c := range st.Containers {
 		if c.State != "running" || c.Health != "healthy" {

@@ -19,19 +19,23 @@
 #   SWDEPLOY_DEBIAN_SUITE   Debian suite to bootstrap (default bookworm)
 #   SWDEPLOY_DEBIAN_MIRROR  override the mirror found in the apt sources
 #   SWDEPLOY_OFFLINE_FORCE  set to 1 to rebuild even when the digests match
+#   SWDEPLOY_OFFLINE_PREFIX image name prefix (default swdeploy-offline), for
+#                           trying changes without replacing the images in use
 set -euo pipefail
 
-readonly IMAGES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-readonly REPO_DIR="$(cd "$IMAGES_DIR/.." && pwd)"
+IMAGES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$IMAGES_DIR/.." && pwd)"
+readonly IMAGES_DIR REPO_DIR
 readonly SUITE="${SWDEPLOY_DEBIAN_SUITE:-bookworm}"
 readonly LABEL_INPUTS="io.swdeploy.offline.inputs"
 readonly LABEL_GOMOD="io.swdeploy.offline.gomod"
 readonly FORCE="${SWDEPLOY_OFFLINE_FORCE:-0}"
 
-readonly BASE_IMAGE="swdeploy-offline/debian:$SUITE"
-readonly MYSQL_IMAGE="swdeploy-offline/mysql:8.4"
-readonly REDIS_IMAGE="swdeploy-offline/redis:7"
-readonly GOLANG_IMAGE="swdeploy-offline/golang:1.26"
+readonly PREFIX="${SWDEPLOY_OFFLINE_PREFIX:-swdeploy-offline}"
+readonly BASE_IMAGE="$PREFIX/debian:$SUITE"
+readonly MYSQL_IMAGE="$PREFIX/mysql:8.4"
+readonly REDIS_IMAGE="$PREFIX/redis:7"
+readonly GOLANG_IMAGE="$PREFIX/golang:1.26"
 
 if [[ -n "${SWDEPLOY_OFFLINE_CACHE:-}" ]]; then
 	CACHE_DIR="$SWDEPLOY_OFFLINE_CACHE"
@@ -77,7 +81,9 @@ up_to_date() {
 drop_old_image() {
 	local old="$1" name="$2"
 	if [[ -n "$old" && "$old" != "$(image_id "$name")" ]]; then
-		docker image rm "$old" >/dev/null 2>&1 && note "removed previous image ${old:7:12}" || true
+		if docker image rm "$old" >/dev/null 2>&1; then
+			note "removed previous image ${old:7:12}"
+		fi
 	fi
 }
 

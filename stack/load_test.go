@@ -42,7 +42,7 @@ func TestDefaultFileBuiltin(t *testing.T) {
 	if got := s.Project.Secrets["admin_password"].File; got != filepath.Join(dir, "secrets", "admin_password") {
 		t.Errorf("secret file = %q, want it under the working dir", got)
 	}
-	if got := s.Project.Services["api"].Ports[0].Published; got != "6000" {
+	if got := s.Project.Services["edge"].Ports[0].Published; got != "6000" {
 		t.Errorf("published port = %q, want 6000 from WorkDir/.env", got)
 	}
 	assertDockerfile(t, s, "FROM scratch # built-in\n")
@@ -119,7 +119,7 @@ func TestInterpolationDefaults(t *testing.T) {
 				t.Errorf("project name = %q, want starwars", p.Name)
 			}
 			api := p.Services["api"]
-			got := []string{p.Services["mysql"].Image, p.Services["redis"].Image, deref(api.Build.Args["GO_IMAGE"]), api.Ports[0].Published}
+			got := []string{p.Services["mysql"].Image, p.Services["redis"].Image, deref(api.Build.Args["GO_IMAGE"]), p.Services["edge"].Ports[0].Published}
 			want := []string{tt.mysql, tt.redis, tt.goImg, tt.pub}
 			if !slices.Equal(got, want) {
 				t.Errorf("mysql, redis, GO_IMAGE, port = %q, want %q", got, want)
@@ -255,7 +255,7 @@ func TestProfiles(t *testing.T) {
 }
 
 func TestOverrides(t *testing.T) {
-	override := "services:\n  api:\n    image: starwars-api:dev\n    ports: [\"9000:9000\"]\n"
+	override := "services:\n  api:\n    image: starwars-api:dev\n  edge:\n    ports: [\"9000:9000\"]\n"
 	t.Run("-f in order", func(t *testing.T) {
 		dir := checkout(t, map[string]string{"dev.yaml": override})
 		s := mustLoad(t, Options{WorkDir: dir, Files: []string{"stack/compose.yaml", "dev.yaml"}})
@@ -275,7 +275,7 @@ func assertOverridden(t *testing.T, s *Stack, source string) {
 	t.Helper()
 	api := s.Project.Services["api"]
 	var published []string
-	for _, p := range api.Ports {
+	for _, p := range s.Project.Services["edge"].Ports {
 		published = append(published, p.Published)
 	}
 	if s.Source != source || api.Image != "starwars-api:dev" || !slices.Equal(published, []string{"5003", "9000"}) {

@@ -62,6 +62,10 @@ type HTTP struct {
 	PublicURL string
 	// ShutdownTimeout bounds how long in-flight requests may finish.
 	ShutdownTimeout time.Duration
+	// ShutdownDrain is how long the server keeps serving after SIGTERM
+	// while /healthz answers 503, so that a proxy in front stops sending
+	// it new requests before it stops accepting them.
+	ShutdownDrain time.Duration
 }
 
 // Addr is host:port.
@@ -138,6 +142,7 @@ func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, err
 	c.HTTP.Port = r.port("STARWARS_API_PORT", 5003)
 	c.HTTP.PublicURL = strings.TrimRight(r.str("STARWARS_PUBLIC_URL", ""), "/")
 	c.HTTP.ShutdownTimeout = r.duration("STARWARS_SHUTDOWN_TIMEOUT", 20*time.Second)
+	c.HTTP.ShutdownDrain = r.duration("STARWARS_SHUTDOWN_DRAIN", 0)
 
 	c.MySQL.Host = r.str("STARWARS_MYSQL_HOST", "localhost")
 	c.MySQL.Port = r.port("STARWARS_MYSQL_PORT", 3306)

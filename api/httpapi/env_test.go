@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,6 +109,7 @@ type env struct {
 	ready    map[string]error
 	readyMu  sync.Mutex
 	adminID  int64
+	draining atomic.Bool
 }
 
 func newEnv(t testing.TB) *env { return newEnvLogging(t, nil) }
@@ -165,6 +167,7 @@ func newEnvLogging(t testing.TB, sink io.Writer) *env {
 			{Name: "redis", Ping: e.readyCheck("redis", revocations.Ping)},
 		},
 		Registerer: reg, Gatherer: reg,
+		Draining: e.draining.Load,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,13 @@ var openAPISpec []byte
 // OpenAPI returns the embedded OpenAPI document served at /openapi.yaml.
 func OpenAPI() []byte { return openAPISpec }
 
-func (s *server) healthz(w http.ResponseWriter, _ *http.Request) { writeOK(w) }
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	if s.draining != nil && s.draining() {
+		writeError(w, r, &api.Error{Code: api.CodeUnavailable, Message: "shutting down"})
+		return
+	}
+	writeOK(w)
+}
 
 type notReadyBody struct {
 	Status      string   `json:"status"`

@@ -208,3 +208,12 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 	walk(whole)
 }
+
+// A draining server still serves but says 503 on /healthz, so that the edge
+// proxy moves new requests to its replacement.
+func TestHealthzWhileDraining(t *testing.T) {
+	e := newEnv(t)
+	e.draining.Store(true)
+	expect(t, "healthz while draining", e.do(req{method: "GET", path: "/healthz"}), 503, api.CodeUnavailable)
+	expect(t, "readyz while draining", e.do(req{method: "GET", path: "/readyz"}), 200, "")
+}

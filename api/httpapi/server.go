@@ -30,6 +30,9 @@ type Deps struct {
 	// *prometheus.Registry is both.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+	// Draining reports that the server is about to stop; /healthz then
+	// answers 503 so that a proxy in front moves traffic away. May be nil.
+	Draining func() bool
 }
 
 type server struct {
@@ -38,6 +41,7 @@ type server struct {
 	log      *slog.Logger
 	ready    []Check
 	metrics  *metrics
+	draining func() bool
 }
 
 // NewRouter returns the API's router with every route of the contract.
@@ -49,7 +53,7 @@ func NewRouter(d Deps) (chi.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{accounts: d.Accounts, sw: d.StarWars, log: d.Logger, ready: d.Ready, metrics: m}
+	s := &server{accounts: d.Accounts, sw: d.StarWars, log: d.Logger, ready: d.Ready, metrics: m, draining: d.Draining}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

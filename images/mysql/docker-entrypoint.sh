@@ -76,8 +76,8 @@ temp_server_start() {
 	"$@" --skip-networking --socket="$SOCKET" --default-time-zone=SYSTEM \
 		--skip-log-bin --loose-innodb_buffer_pool_load_at_startup=0 &
 	TEMP_PID=$!
-	local i
-	for i in $(seq 60); do
+	local _
+	for _ in $(seq 60); do
 		if process_sql <<<'SELECT 1' >/dev/null 2>&1; then
 			return
 		fi
@@ -146,7 +146,7 @@ init_database() {
 		# mariadb-install-db also makes password-less root accounts for the
 		# loopback addresses and the host name; the official image has none.
 		echo "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1';"
-		echo "EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS root@\\'', @@hostname, '\\'');"
+		printf '%s\n' "EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS root@\\'', @@hostname, '\\'');"
 		echo "ALTER USER 'root'@'localhost' IDENTIFIED BY '$root_pw';"
 		echo "GRANT ALL ON *.* TO 'root'@'localhost' WITH GRANT OPTION;"
 		if [[ -n "$MYSQL_ROOT_HOST" && "$MYSQL_ROOT_HOST" != localhost ]]; then
@@ -177,6 +177,7 @@ init_database() {
 
 	local f
 	for f in /docker-entrypoint-initdb.d/*; do
+		# shellcheck disable=SC1090 # the operator's init scripts
 		case "$f" in
 		*.sh) note "running $f"; if [[ -x "$f" ]]; then "$f"; else . "$f"; fi ;;
 		*.sql) note "running $f"; process_sql ${MYSQL_DATABASE:+--database="$MYSQL_DATABASE"} <"$f" ;;

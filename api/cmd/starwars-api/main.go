@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -162,6 +163,7 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger, ln net.Lis
 		return fmt.Errorf("star wars data: %w", err)
 	}
 
+	var draining atomic.Bool
 	router, err := httpapi.NewRouter(httpapi.Deps{
 		Accounts: accounts,
 		StarWars: starWars,
@@ -172,6 +174,7 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger, ln net.Lis
 		},
 		Registerer: reg,
 		Gatherer:   reg,
+		Draining:   draining.Load,
 	})
 	if err != nil {
 		return err
@@ -201,6 +204,13 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger, ln net.Lis
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+	}
+	if cfg.HTTP.ShutdownDrain > 0 {
+		// Keep serving while /healthz says 503, so that a proxy in front
+		// stops routing here before the listener closes.
+		draining.Store(true)
+		logger.Info("draining before shutdown", "drain", cfg.HTTP.ShutdownDrain)
+		time.Sleep(cfg.HTTP.ShutdownDrain)
 	}
 	logger.Info("shutting down: letting in-flight requests finish", "timeout", cfg.HTTP.ShutdownTimeout)
 	shutCtx, cancelShut := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout)

@@ -1,0 +1,586 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/fathat101/swdeploy/api/auth"
+)
+
+// The previous Python server, for scale (issue 6): GET /films/v1/1 at 326
+// requests/s, p99 about 240 ms, at 64 connections. The goal is 20 times
+// the throughput with p99 under 10 ms.
+const (
+	pythonRPS    = 326
+	goalFactor   = 20
+	goalP99Milli = 10
+)
+
+// compared is what one tool did over all runs.
+type compared struct {
+	cold, noop, rolloutUp, down, afterDown, rebuild Samples
+	coldBuilt, afterDownBuilt, noopChanged         []bool
+	rollouts                                        []rollout
+}
+
+type rollout struct {
+	requests, failed map[string]int
+	kinds            string
+	replaced         string // which services got new containers
+}
+
+var (
+	swdBuildRe     = regexp.MustCompile(`(?i)build image`)
+	composeBuildRe = regexp.MustCompile(`(?m)^(Building api|Step \d+/\d+ : FROM|#\d+ \[)`)
+)
+
+func built(tool Tool, out string) bool {
+	if tool == ToolSwdeploy {
+		return swdBuildRe.MatchString(out)
+	}
+	return composeBuildRe.MatchString(out)
+}
+
+// containerIDs maps every container of the project to its id and start.
+func (p *Project) containerIDs(ctx context.Context) (map[string]string, error) {
+	cs, err := p.h.engine.ContainerList(ctx, container.ListOptions{All: true, Filters: p.filter()})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, c := range cs {
+		if svc := c.Labels["com.docker.compose.service"]; svc != "" {
+			out[c.ID] = svc + " " + c.State
+		}
+	}
+	return out, nil
+}
+
+// changedServices lists services with a container in one map and not the other.
+func changedServices(before, after map[string]string) string {
+	set := map[string]bool{}
+	for id, v := range before {
+		if _, ok := after[id]; !ok {
+			set[strings.Fields(v)[0]] = true
+		}
+	}
+	for id, v := range after {
+		if _, ok := before[id]; !ok {
+			set[strings.Fields(v)[0]] = true
+		}
+	}
+	var s []string
+	for k := range set {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// compareRun takes one tool through cold up, no-op ups, a rollout, down and
+// up again. It returns the project, still up.
+func (h *Harness) compareRun(ctx context.Context, tool Tool, run int, r *compared) (*Project, error) {
+	p, err := h.NewProject(tool)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.RemoveImage(ctx); err != nil {
+		return nil, err
+	}
+	h.logf("run %d %s: cold up (%s)", run, tool, p.Name)
+	d, out, err := p.UpHealthy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.cold = append(r.cold, secs(d))
+	r.coldBuilt = append(r.coldBuilt, built(tool, out))
+
+	api := p.API()
+	users, err := api.NewUsers(ctx, "rollout", 1)
+	if err != nil {
+		return nil, err
+	}
+	token := users[0].Access
+	if resp, err := api.Do(ctx, "GET", "/films/v1/", token, nil); err != nil || resp.Status != 200 {
+		return nil, fmt.Errorf("%s: GET /films/v1/: %v %d %s", p.Name, err, resp.Status, resp.Body)
+	}
+
+	for i := 0; i < h.cfg.NoopPerRun; i++ {
+		before, err := p.containerIDs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		d, _, err := p.UpHealthy(ctx)
+		if err != nil {
+			return nil, err
+		}
+		after, err := p.containerIDs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.noop = append(r.noop, secs(d))
+		r.noopChanged = append(r.noopChanged, changedServices(before, after) != "none")
+	}
+
+	h.logf("run %d %s: rollout", run, tool)
+	before, err := p.containerIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.Env["STARWARS_SMTP_FROM"] = fmt.Sprintf("v%d-%s@example.com", run, randHex(2))
+	pr := StartProbes(ctx, p.URL(),
+		ProbeSpec{Name: "healthz", Path: "/healthz", Pace: 5 * time.Millisecond},
+		ProbeSpec{Name: "read", Path: "/films/v1/", Token: token, Pace: 5 * time.Millisecond})
+	time.Sleep(time.Second)
+	d, _, err = p.UpHealthy(ctx)
+	time.Sleep(2 * time.Second)
+	samples, counts := pr.Stop()
+	if err != nil {
+		return nil, err
+	}
+	after, err := p.containerIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ro := rollout{requests: counts, failed: map[string]int{}, replaced: changedServices(before, after)}
+	for _, name := range []string{"healthz", "read"} {
+		ro.failed[name], _ = failureSummary(samples, name)
+	}
+	_, ro.kinds = failureSummary(samples, "")
+	r.rollouts = append(r.rollouts, ro)
+	r.rolloutUp = append(r.rolloutUp, secs(d))
+
+	h.logf("run %d %s: down, up", run, tool)
+	d, err = p.Down(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	r.down = append(r.down, secs(d))
+	d, out, err = p.UpHealthy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.afterDown = append(r.afterDown, secs(d))
+	r.afterDownBuilt = append(r.afterDownBuilt, built(tool, out))
+	if tool == ToolCompose {
+		start := time.Now()
+		if _, err := p.Cmd(ctx, "up", "-d", "--build"); err != nil {
+			return nil, err
+		}
+		if err := p.WaitHealthy(ctx, 5*time.Minute); err != nil {
+			return nil, err
+		}
+		r.rebuild = append(r.rebuild, time.Since(start).Seconds())
+	}
+	return p, nil
+}
+
+func countTrue(b []bool) string {
+	n := 0
+	for _, v := range b {
+		if v {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d of %d", n, len(b))
+}
+
+func minMed(s Samples, prec int) (string, string) { return fnum(s.Min(), prec), fnum(s.Median(), prec) }
+
+// Benchmarks runs every benchmark and returns the report. It leaves the
+// last swdeploy deployment up as the harness's shared one.
+func (h *Harness) Benchmarks(ctx context.Context) (*Report, error) {
+	rep := &Report{Title: "swdeploy benchmarks"}
+	rep.Intro = []string{
+		"Produced by `go run ./bench/cmd/swbench bench` (`make bench`); do not edit by hand. " +
+			"Every comparison ran side by side in this one run on this engine; min and median are over the runs named in each table.",
+	}
+	ms := rep.Section("Machine and run")
+	h.machineTable(ms,
+		[2]string{"runs", fmt.Sprintf("%d per compared operation (%d no-op ups per run); wrk: %d × %s, %d connections, %d threads",
+			h.cfg.Runs, h.cfg.NoopPerRun, h.cfg.WrkRuns, h.cfg.WrkDuration, h.cfg.Connections, h.cfg.Threads)},
+		[2]string{"stack", "stack/compose.yaml + bench/testdata/stack.yaml (the local SWAPI stand-in; an API image tag per project), stand-in images of stack/offline.env"})
+	v1 := ""
+	if h.compose.V1 {
+		v1 = " It is Compose v1, which cannot read the top-level `name:` key: it got the same file with only that line removed (written next to the original, deleted afterwards), and the project name with `-p`, as swdeploy did."
+	}
+	ms.After = append(ms.After, fmt.Sprintf("Compose command: `%s` (%s).%s Both tools got the same secrets as files (`SWDEPLOY_SECRETS_DIR`), their own project name and published port, and ran one after the other (the first tool alternates between runs).", h.compose, h.compose.Version, v1))
+
+	// 1-3: the comparison.
+	res := map[Tool]*compared{ToolSwdeploy: {}, ToolCompose: {}}
+	for run := 1; run <= h.cfg.Runs; run++ {
+		order := []Tool{ToolSwdeploy, ToolCompose}
+		if run%2 == 0 {
+			order = []Tool{ToolCompose, ToolSwdeploy}
+		}
+		for _, tool := range order {
+			p, err := h.compareRun(ctx, tool, run, res[tool])
+			if err != nil {
+				return nil, fmt.Errorf("run %d, %s: %w", run, tool, err)
+			}
+			if tool == ToolSwdeploy && run == h.cfg.Runs {
+				h.shared = p
+				continue
+			}
+			p.Destroy(ctx)
+		}
+	}
+	name := map[Tool]string{ToolSwdeploy: "swdeploy", ToolCompose: "`" + h.compose.String() + "`"}
+	tools := []Tool{ToolSwdeploy, ToolCompose}
+
+	s1 := rep.Section("1. No-op `up` on an up-to-date stack",
+		fmt.Sprintf("`swdeploy up` against `%s up -d` on the same files, the stack already up to date; time until the command returned and every container was running and healthy. %d samples per tool.", h.compose, h.cfg.Runs*h.cfg.NoopPerRun))
+	t := s1.Table("tool", "min (s)", "median (s)", "containers changed")
+	for _, tool := range tools {
+		r := res[tool]
+		mn, md := minMed(r.noop, 2)
+		t.Add(name[tool], mn, md, countTrue(r.noopChanged))
+	}
+
+	s2 := rep.Section("2. Cold `up` to all-healthy, and `down`",
+		"Cold: no container, network, volume or API image of the project; the engine's build cache is warm (both tools build the API image with the engine's classic builder from the same Dockerfile, and the layers of earlier builds are reused). Time until every container is running and healthy (`docker-compose up -d` does not wait for the API's health: the harness polls the engine for both tools). `down` keeps the volumes.",
+	)
+	t = s2.Table("tool", "operation", "runs", "min (s)", "median (s)", "API image built")
+	for _, tool := range tools {
+		r := res[tool]
+		mn, md := minMed(r.cold, 1)
+		t.Add(name[tool], "cold up", fmt.Sprint(len(r.cold)), mn, md, countTrue(r.coldBuilt))
+		mn, md = minMed(r.down, 1)
+		t.Add(name[tool], "down", fmt.Sprint(len(r.down)), mn, md, "")
+	}
+
+	s3 := rep.Section("3. Failed requests while `up` replaces the API",
+		"The API's environment changes between runs (`STARWARS_SMTP_FROM`), so `up` must replace the API container; swdeploy ran `up --yes`, compose `up -d`. Two client loops on loopback, on the published port, one request every 5 ms each and a new TCP connection per request, from 1 s before `up` until 2 s after everything is healthy again: `GET /healthz` and an authenticated `GET /films/v1/`. A failed request is a non-2xx answer or a connection error.")
+	t = s3.Table("tool", "run", "up to healthy (s)", "services replaced", "/healthz failed / sent", "/films/v1/ failed / sent", "failures")
+	for _, tool := range tools {
+		r := res[tool]
+		for i, ro := range r.rollouts {
+			t.Add(name[tool], fmt.Sprint(i+1), fnum(r.rolloutUp[i], 1), ro.replaced,
+				fmt.Sprintf("%d / %d", ro.failed["healthz"], ro.requests["healthz"]),
+				fmt.Sprintf("%d / %d", ro.failed["read"], ro.requests["read"]), ro.kinds)
+		}
+	}
+	t = s3.Table("tool", "failed requests per rollout: min", "median", "max")
+	for _, tool := range tools {
+		var f Samples
+		for _, ro := range res[tool].rollouts {
+			f = append(f, float64(ro.failed["healthz"]+ro.failed["read"]))
+		}
+		t.Add(name[tool], fnum(f.Min(), 0), fnum(f.Median(), 1), fnum(f.Max(), 0))
+	}
+
+	p := h.shared
+	if err := h.imageSection(ctx, rep, p, res, name); err != nil {
+		return nil, err
+	}
+	if err := h.throughputSection(ctx, rep, p); err != nil {
+		return nil, err
+	}
+	if err := h.coldCharactersSection(ctx, rep); err != nil {
+		return nil, err
+	}
+	if err := h.loginSection(ctx, rep, p); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func (h *Harness) imageSection(ctx context.Context, rep *Report, p *Project, res map[Tool]*compared, name map[Tool]string) error {
+	s := rep.Section("4. API image, and `up` when nothing changed in the source")
+	insp, err := h.engine.ImageInspect(ctx, p.Image)
+	if err != nil {
+		return err
+	}
+	hist, err := h.engine.ImageHistory(ctx, p.Image)
+	if err != nil {
+		return err
+	}
+	nonEmpty := 0
+	for _, l := range hist {
+		if l.Size > 0 {
+			nonEmpty++
+		}
+	}
+	t := s.Table("image", "size (MB)", "layers (rootfs)", "layers with content", "history entries", "base")
+	t.Add("`"+p.Image+"` (built by swdeploy from `Dockerfile`)", fnum(float64(insp.Size)/1e6, 1),
+		fmt.Sprint(len(insp.RootFS.Layers)), fmt.Sprint(nonEmpty), fmt.Sprint(len(hist)), "scratch")
+	t = s.Table("tool", "operation", "runs", "min (s)", "median (s)", "API image built")
+	for _, tool := range []Tool{ToolSwdeploy, ToolCompose} {
+		r := res[tool]
+		mn, md := minMed(r.afterDown, 1)
+		t.Add(name[tool], "`up` after `down` (image present, source unchanged)", fmt.Sprint(len(r.afterDown)), mn, md, countTrue(r.afterDownBuilt))
+	}
+	mn, md := minMed(res[ToolCompose].rebuild, 1)
+	t.Add(name[ToolCompose], "`up -d --build` on an up-to-date stack (compose notices source changes only when told to build)", fmt.Sprint(len(res[ToolCompose].rebuild)), mn, md, "always (cache hits)")
+	mn, md = minMed(res[ToolSwdeploy].noop, 2)
+	t.Add(name[ToolSwdeploy], "`up` on an up-to-date stack (section 1): swdeploy compares a digest of the build context, Dockerfile and build args, and builds only when it changed", fmt.Sprint(len(res[ToolSwdeploy].noop)), mn, md, "never")
+	return nil
+}
+
+func (h *Harness) throughputSection(ctx context.Context, rep *Report, p *Project) error {
+	h.logf("throughput")
+	s := rep.Section("5. API throughput: authenticated, cached reads with wrk on loopback")
+	api := p.API()
+	users, err := api.NewUsers(ctx, "wrk", 1)
+	if err != nil {
+		return err
+	}
+	tok := users[0].Access
+	paths := []string{"/films/v1/", "/character/v1/1"}
+	bodies := map[string][]byte{}
+	ctype := ""
+	for _, path := range paths {
+		r, err := api.Do(ctx, "GET", path, tok, nil)
+		if err != nil || r.Status != 200 {
+			return fmt.Errorf("GET %s: %v %d", path, err, r.Status)
+		}
+		bodies[path] = r.Body
+		ctype = r.Header.Get("Content-Type")
+	}
+	if r, err := api.Do(ctx, "GET", paths[0], "", nil); err != nil || r.Status != 401 {
+		return fmt.Errorf("GET %s without a token: want 401, got %v %d", paths[0], err, r.Status)
+	}
+	ceiling, err := StartCeiling(bodies, ctype)
+	if err != nil {
+		return err
+	}
+	defer ceiling.Close()
+
+	swapiURL, swapiProc, err := h.StartSwapi(ctx, 0)
+	if err != nil {
+		return err
+	}
+	defer swapiProc.Stop()
+	host, err := h.StartHostAPI(ctx, "swbench_"+h.id+"_wrk", swapiURL)
+	if err != nil {
+		return err
+	}
+	defer host.Stop()
+	hostUsers, err := host.NewUsers(ctx, "wrk", 1)
+	if err != nil {
+		return err
+	}
+	same := true
+	for _, path := range paths {
+		r, err := host.Do(ctx, "GET", path, hostUsers[0].Access, nil)
+		if err != nil || r.Status != 200 {
+			return fmt.Errorf("host GET %s: %v %d", path, err, r.Status)
+		}
+		same = same && string(r.Body) == string(bodies[path])
+	}
+
+	type target struct{ name, base, token string }
+	targets := []target{
+		{"API container, published port (loopback → docker-proxy → container)", p.URL(), tok},
+		{"API binary on the host (loopback MariaDB and Redis)", host.Base, hostUsers[0].Access},
+		{"bare net/http handler, same bytes (ceiling)", ceiling.URL, ""},
+	}
+	type key struct{ t, path string }
+	results := map[key][]WrkResult{}
+	for run := 0; run < h.cfg.WrkRuns; run++ {
+		for _, path := range paths {
+			for _, tg := range targets {
+				w, err := h.Wrk(ctx, tg.base+path, tg.token, h.cfg.WrkDuration)
+				if err != nil {
+					return err
+				}
+				results[key{tg.name, path}] = append(results[key{tg.name, path}], w)
+			}
+		}
+	}
+	s.Text = append(s.Text, fmt.Sprintf("wrk %s, %d connections, %d threads, %d run(s) per row, side by side (each run goes through every row in turn). "+
+		"The API checks the access token on every request (signature, claims, revocation in Redis); the answers come from its cache. "+
+		"The ceiling serves the bytes the API answered (%d and %d bytes) on another loopback port; ratio = API median requests/s ÷ ceiling median requests/s. "+
+		"For scale: the previous Python server served `GET /films/v1/1` at %d requests/s, p99 about 240 ms, at 64 connections; the goal is %d× that (%d requests/s) with p99 under %d ms.",
+		h.cfg.WrkDuration, h.cfg.Connections, h.cfg.Threads, h.cfg.WrkRuns, len(bodies[paths[0]]), len(bodies[paths[1]]),
+		pythonRPS, goalFactor, goalFactor*pythonRPS, goalP99Milli))
+	if !same {
+		s.Text = append(s.Text, "Note: the host binary's answers differ from the container's bytes.")
+	}
+	t := s.Table("path", "server", "requests/s min", "requests/s median", "p50 median (ms)", "p99 median (ms)", "p99 max (ms)", "errors (non-2xx + socket)", "ratio to ceiling", "goal met")
+	for _, path := range paths {
+		ceil := Samples{}
+		for _, w := range results[key{targets[2].name, path}] {
+			ceil = append(ceil, w.RPS())
+		}
+		for _, tg := range targets {
+			var rps, p50, p99 Samples
+			var errs int64
+			for _, w := range results[key{tg.name, path}] {
+				rps = append(rps, w.RPS())
+				p50 = append(p50, w.P50US/1000)
+				p99 = append(p99, w.P99US/1000)
+				errs += w.Status + w.SocketErrors()
+			}
+			ratio, goal := "1 (itself)", ""
+			if tg.token != "" {
+				ratio = fnum(rps.Median()/ceil.Median(), 2)
+				goal = "no"
+				if rps.Median() >= goalFactor*pythonRPS && p99.Median() < goalP99Milli && errs == 0 {
+					goal = "yes"
+				}
+			}
+			t.Add("`GET "+path+"`", tg.name, fnum(rps.Min(), 0), fnum(rps.Median(), 0), fnum(p50.Median(), 2), fnum(p99.Median(), 2), fnum(p99.Max(), 2),
+				fmt.Sprint(errs), ratio, goal)
+		}
+	}
+	return nil
+}
+
+func (h *Harness) coldCharactersSection(ctx context.Context, rep *Report) error {
+	h.logf("cold characters")
+	const latency = 50 * time.Millisecond
+	s := rep.Section("6. Cold `GET /characters/v1/?max_items=82` with 50 ms upstream latency")
+	swapiURL, swapiProc, err := h.StartSwapi(ctx, latency)
+	if err != nil {
+		return err
+	}
+	defer swapiProc.Stop()
+	db := "swbench_" + h.id + "_cold"
+	var user *User
+	var cold, warm Samples
+	count := 0
+	for run := 0; run < h.cfg.Runs; run++ {
+		host, err := h.StartHostAPI(ctx, db, swapiURL)
+		if err != nil {
+			return err
+		}
+		if user == nil {
+			us, err := host.NewUsers(ctx, "cold", 1)
+			if err != nil {
+				host.Stop()
+				return err
+			}
+			user = us[0]
+		} else if err := host.Login(ctx, user); err != nil {
+			host.Stop()
+			return err
+		}
+		for i, into := range []*Samples{&cold, &warm} {
+			start := time.Now()
+			r, err := host.Do(ctx, "GET", "/characters/v1/?max_items=82", user.Access, nil)
+			d := time.Since(start)
+			if err != nil || r.Status != 200 {
+				host.Stop()
+				return fmt.Errorf("characters (request %d): %v %d %s", i+1, err, r.Status, r.Body)
+			}
+			if c, ok := r.JSON["count"].(float64); ok {
+				count = int(c)
+			}
+			*into = append(*into, secs(d))
+		}
+		host.Stop()
+	}
+	s.Text = append(s.Text, fmt.Sprintf("swapi-local on loopback with `-latency %s` (every upstream page takes that long), the API binary on the host against the loopback MariaDB and Redis. "+
+		"Each run starts a new API process with a new Redis key prefix, so both its in-process cache and its Redis cache are empty; the first request is cold, the second warm. %d run(s); the answer held %d characters.", latency, h.cfg.Runs, count))
+	t := s.Table("request", "min (ms)", "median (ms)", "min ÷ one upstream round trip", "median ÷ one upstream round trip")
+	ms := func(v float64) string { return fnum(v*1000, 1) }
+	rt := latency.Seconds()
+	t.Add("cold", ms(cold.Min()), ms(cold.Median()), fnum(cold.Min()/rt, 2), fnum(cold.Median()/rt, 2))
+	t.Add("warm (same process, right after)", ms(warm.Min()), ms(warm.Median()), fnum(warm.Min()/rt, 2), fnum(warm.Median()/rt, 2))
+	return nil
+}
+
+func (h *Harness) loginSection(ctx context.Context, rep *Report, p *Project) error {
+	h.logf("logins")
+	s := rep.Section("7. Logins per second (argon2id)")
+	api := p.API()
+	users, err := api.NewUsers(ctx, "login", 1)
+	if err != nil {
+		return err
+	}
+	u := users[0]
+	phc, err := h.containerPasswordHash(ctx, p, u.Email)
+	if err != nil {
+		phc = "(not read: " + err.Error() + ")"
+	}
+	const workers = 8
+	var rates, p50s, p99s Samples
+	var failed int
+	for run := 0; run < h.cfg.WrkRuns; run++ {
+		var mu sync.Mutex
+		var lat []time.Duration
+		ok, bad := 0, 0
+		deadline := time.Now().Add(h.cfg.LoginDuration)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(deadline) {
+					t0 := time.Now()
+					r, err := api.Do(ctx, "POST", "/users/v1/login", "", map[string]string{"email": u.Email, "password": u.Password})
+					d := time.Since(t0)
+					mu.Lock()
+					if err == nil && r.Status == 200 {
+						ok++
+						lat = append(lat, d)
+					} else {
+						bad++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		el := time.Since(start)
+		rates = append(rates, float64(ok)/el.Seconds())
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		if len(lat) > 0 {
+			p50s = append(p50s, lat[len(lat)/2].Seconds()*1000)
+			p99s = append(p99s, lat[min(len(lat)-1, len(lat)*99/100)].Seconds()*1000)
+		}
+		failed += bad
+	}
+	o := auth.OWASPParams
+	s.Text = append(s.Text, fmt.Sprintf("`POST /users/v1/login` for one verified user from %d concurrent clients for %s, %d run(s), against the API container (published port). "+
+		"Every login verifies the password with argon2id and signs two tokens.", workers, h.cfg.LoginDuration, h.cfg.WrkRuns))
+	t := s.Table("argon2id parameter", "value", "source")
+	t.Add("memory", fmt.Sprintf("%d KiB", o.Memory), "`auth.OWASPParams` (api/auth/password.go), used by api/cmd/starwars-api")
+	t.Add("iterations (t)", fmt.Sprint(o.Time), "same")
+	t.Add("parallelism (p)", fmt.Sprint(o.Threads), "same")
+	t.Add("salt / key length", fmt.Sprintf("%d / %d bytes", o.SaltLen, o.KeyLen), "same")
+	t.Add("stored hash of the benchmark user", "`"+phcParams(phc)+"`", "the users table of the deployed MySQL")
+	t = s.Table("logins/s min", "logins/s median", "p50 median (ms)", "p99 median (ms)", "failed")
+	t.Add(fnum(rates.Min(), 1), fnum(rates.Median(), 1), fnum(p50s.Median(), 1), fnum(p99s.Median(), 1), fmt.Sprint(failed))
+	return nil
+}
+
+// phcParams keeps the algorithm and parameters of a PHC string, not the salt or hash.
+func phcParams(phc string) string {
+	parts := strings.Split(phc, "$")
+	if len(parts) >= 4 && parts[0] == "" {
+		return "$" + strings.Join(parts[1:4], "$") + "$…"
+	}
+	return phc
+}
+
+// containerPasswordHash reads a user's stored hash from the project's MySQL.
+func (h *Harness) containerPasswordHash(ctx context.Context, p *Project, email string) (string, error) {
+	cs, err := p.Containers(ctx)
+	if err != nil {
+		return "", err
+	}
+	c, ok := cs["mysql"]
+	if !ok {
+		return "", fmt.Errorf("no mysql container")
+	}
+	out, err := exec.CommandContext(ctx, "docker", "exec", "-e", "MYSQL_PWD="+h.Secret("mysql_root_password"), c.ID,
+		"mariadb", "-uroot", "-N", "-B", "-e", fmt.Sprintf("SELECT password_hash FROM fathat101users.users WHERE email = '%s'", strings.ReplaceAll(email, "'", ""))).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%v: %s", err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}

@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fathat101/swdeploy/deployer"
+)
+
+// UpSummarySchemaVersion is the version of `up --format json`'s output. It
+// changes only when a field changes meaning or disappears; new fields may
+// appear within a version. docs/json-schema.md describes it.
+const UpSummarySchemaVersion = 1
+
+// upSummary is what `up --format json` prints on standard output when it
+// is over, whatever the outcome: the plan it applied and what became of
+// each action.
+type upSummary struct {
+	SchemaVersion   int                 `json:"schema_version"`
+	Project         string              `json:"project"`
+	Result          string              `json:"result"` // up-to-date, applied, failed, refused
+	Error           string              `json:"error,omitempty"`
+	Engine          deployer.EngineInfo `json:"engine"`
+	StartedAt       time.Time           `json:"started_at"`
+	DurationSeconds float64             `json:"duration_seconds"`
+	Actions         []actionResult      `json:"actions"`
+	Warnings        []string            `json:"warnings,omitempty"`
+	Problems        []string            `json:"problems,omitempty"`
+}
+
+// actionResult is a plan action with its outcome.
+type actionResult struct {
+	deployer.Action
+	Result          string  `json:"result"`           // done, failed, interrupted, not-started
+	Health          string  `json:"health,omitempty"` // a container's last state seen: healthy, running, unhealthy
+	Error           string  `json:"error,omitempty"`
+	DurationSeconds float64 `json:"duration_seconds,omitempty"`
+}
+
+// finishUp ends up's progress output and, with --format json, prints the
+// summary. It is meant to be deferred once the plan exists, with a pointer
+// to up's returned error, which it reads (and sets only if the summary
+// cannot be written).
+func finishUp(deps Deps, format string, p *deployer.Plan, rep deployer.Reporter, start time.Time, errp *error) {
+	endProgress(rep)
+	if format != "json" || p == nil {
+		return
+	}
+	var err error
+	if errp != nil {
+		err = *errp
+	}
+	enc := json.NewEncoder(deps.Streams.Out)
+	enc.SetIndent("", "  ")
+	if werr := enc.Encode(summarize(p, rep, start, time.Now(), err)); werr != nil && errp != nil && *errp == nil {
+		*errp = fmt.Errorf("write summary: %w", werr)
+	}
+}
+
+func summarize(p *deployer.Plan, rep deployer.Reporter, start, end time.Time, err error) upSummary {
+	s := upSummary{
+		SchemaVersion: UpSummarySchemaVersion, Project: p.Project, Engine: p.Engine(),
+		StartedAt: start.UTC(), DurationSeconds: seconds(end.Sub(start)),
+		Actions: []actionResult{}, Warnings: p.Warnings, Problems: p.Problems,
+	}
+	switch {
+	case err != nil && len(p.Problems) > 0:
+		s.Result = "refused"
+	case err != nil:
+		s.Result = "failed"
+	case p.Empty():
+		s.Result = "up-to-date"
+	default:
+		s.Result = "applied"
+	}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	rec, _ := rep.(*progress)
+	for _, a := range p.Actions {
+		r := actionResult{Action: a, Result: "not-started"}
+		if rec != nil {
+			if o, ok := rec.outcome(string(a.Kind) + " " + a.Name); ok {
+				r.Result, r.Health = resultWord(o.Status), o.Health
+				if o.Status == deployer.StatusFailed {
+					r.Error = strings.TrimSpace(o.Detail)
+				}
+				if !o.Ended.IsZero() {
+					r.DurationSeconds = seconds(o.Ended.Sub(o.Started))
+				}
+			}
+		}
+		s.Actions = append(s.Actions, r)
+	}
+	return s
+}
+
+func resultWord(st deployer.Status) string {
+	switch st {
+	case deployer.StatusDone:
+		return "done"
+	case deployer.StatusFailed:
+		return "failed"
+	}
+	return "interrupted"
+}
+
+func seconds(d time.Duration) float64 {
+	return float64(d.Round(time.Millisecond)) / float64(time.Second)
+}
+
+// choiceFlag is a string flag that takes only the listed values, so that a
+// typo fails while the flags are parsed, with the usage exit code.
+type choiceFlag struct {
+	p       *string
+	choices []string
+}
+
+// newChoiceFlag sets *p to def and returns the flag.Value for it.
+func newChoiceFlag(p *string, def string, choices ...string) *choiceFlag {
+	*p = def
+	return &choiceFlag{p: p, choices: choices}
+}
+
+func (f *choiceFlag) String() string { return *f.p }
+func (f *choiceFlag) Type() string   { return "string" }
+
+func (f *choiceFlag) Set(v string) error {
+	for _, c := range f.choices {
+		if v == c {
+			*f.p = v
+			return nil
+		}
+	}
+	return fmt.Errorf("want %s", strings.Join(f.choices, " or "))
+}

@@ -1,0 +1,12 @@
+//go:build linux
+
+package deployer
+
+import "syscall"
+
+// sysProcAttr puts ssh in a session of its own, so that it has no terminal
+// to prompt on and a Ctrl-C reaches swdeploy alone (which then stops
+// cleanly and closes its connections), and ends it if swdeploy dies.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
+}

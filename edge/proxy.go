@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/http/httputil"
+	"strings"
+	"sync"
+)
+
+const (
+	// maxReplayBody is the largest request body kept for a retry: the
+	// API's own limit. A bigger body streams through once and the API
+	// answers 413.
+	maxReplayBody = 64 << 10
+	// maxAttempts is one try plus at most two retries on other backends.
+	maxAttempts = 3
+
+	// edgePrefix is the edge's own path space; the API has no such path.
+	edgePrefix     = "/edge/"
+	edgeHealthPath = edgePrefix + "healthz"
+)
+
+// The API contract's bodies (api/httpapi), so that a client cannot tell
+// the edge's answers from the API's.
+var (
+	okBody          = []byte(`{"status":"ok"}`)
+	unavailableBody = []byte(`{"status":"error","message":"service-unavailable"}`)
+	notFoundBody    = []byte(`{"status":"error","message":"not-found"}`)
+	badRequestBody  = []byte(`{"status":"error","message":"bad-request"}`)
+)
+
+// errNoBackend means no backend was left to try.
+var errNoBackend = errors.New("no backend left to try")
+
+// edge is the HTTP handler: /edge/ for itself, everything else to the API.
+type edge struct {
+	pool   *pool
+	proxy  *httputil.ReverseProxy
+	logger *slog.Logger
+}
+
+func newEdge(p *pool, logger *slog.Logger) *edge {
+	e := &edge{pool: p, logger: logger}
+	e.proxy = &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.Out.URL.Scheme = "http"
+			r.Out.URL.Host = p.host // replaced by the chosen backend per attempt
+			// Rewrite drops query parameters Go cannot parse; the API gets
+			// the query exactly as sent. The Host header stays the client's.
+			r.Out.URL.RawQuery = r.In.URL.RawQuery
+			// The edge is where clients enter: forwarding headers they
+			// sent are not trusted, and are replaced.
+			r.SetXForwarded()
+		},
+		Transport:    &retrying{pool: p, logger: logger},
+		BufferPool:   bufferPool{},
+		ErrorHandler: e.proxyError,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	return e
+}
+
+func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, edgePrefix) {
+		e.serveOwn(w, r)
+		return
+	}
+	if err := bufferBody(r, maxReplayBody); err != nil {
+		e.logger.Debug("read request body", "method", r.Method, "err", err)
+		writeRaw(w, http.StatusBadRequest, badRequestBody)
+		return
+	}
+	e.proxy.ServeHTTP(w, r)
+}
+
+// serveOwn answers the edge's own paths.
+func (e *edge) serveOwn(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != edgeHealthPath {
+		writeRaw(w, http.StatusNotFound, notFoundBody)
+		return
+	}
+	if e.pool.healthyCount() == 0 {
+		writeRaw(w, http.StatusServiceUnavailable, unavailableBody)
+		return
+	}
+	writeRaw(w, http.StatusOK, okBody)
+}
+
+// proxyError answers a request no backend answered. The cause goes to the
+// debug log only: a full outage must not write a line per request.
+func (e *edge) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	e.logger.Debug("proxy", "method", r.Method, "err", err)
+	writeRaw(w, http.StatusServiceUnavailable, unavailableBody)
+}
+
+func writeRaw(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// bufferBody reads up to limit+1 bytes of r's body. A body of at most
+// limit bytes becomes replayable (r.GetBody); a bigger one is stitched
+// back together and streams through unbuffered.
+func bufferBody(r *http.Request, limit int64) error {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength > limit {
+		return nil
+	}
+	buf := make([]byte, 0, min(max(r.ContentLength, 512), limit+1))
+	w := bytes.NewBuffer(buf)
+	n, err := io.Copy(w, io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return err
+	}
+	if n > limit {
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(w.Bytes()), r.Body), r.Body}
+		return nil
+	}
+	body := w.Bytes()
+	r.ContentLength = n
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	r.Body, _ = r.GetBody()
+	return nil
+}
+
+// retrying sends each request to a backend from the pool and, when the
+// backend did not answer it, to another one.
+type retrying struct {
+	pool   *pool
+	logger *slog.Logger
+}
+
+// attempt is what one try learned about its connection.
+type attempt struct {
+	mu        sync.Mutex
+	connected bool // a connection was obtained: the request may have been sent
+	reused    bool // ...and it was a kept-alive one
+	answered  bool // a response byte arrived
+}
+
+func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
+	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	var tried, refused []*backend
+	err := errNoBackend
+	for i := 0; i < maxAttempts; i++ {
+		b := t.pool.pick(tried, refused)
+		if b == nil {
+			break
+		}
+		tried = append(tried, b)
+		out, a, rerr := t.prepare(req, b, i)
+		if rerr != nil {
+			return nil, rerr
+		}
+		b.inflight.Add(1)
+		var resp *http.Response
+		resp, err = b.transport.RoundTrip(out)
+		if err == nil {
+			resp.Body = &doneBody{ReadCloser: resp.Body, b: b}
+			return resp, nil
+		}
+		b.inflight.Add(-1)
+
+		a.mu.Lock()
+		connected, reused, answered := a.connected, a.reused, a.answered
+		a.mu.Unlock()
+		if req.Context().Err() != nil || !replayable {
+			return nil, err
+		}
+		switch {
+		case !connected:
+			// Refused, unreachable or timed out while connecting:
+			// nothing was sent.
+			refused = append(refused, b)
+			t.pool.markDown(b, err)
+		case answered || isTimeout(err):
+			// The backend answered or is merely slow: sending the
+			// request again could run it twice.
+			return nil, err
+		case reused || idempotent(req.Method):
+			// The connection broke before any answer. On a kept-alive
+			// connection that is the server closing it as idle (as a
+			// graceful shutdown does): the request was not handled.
+		default:
+			return nil, err
+		}
+		t.logger.Debug("retry", "method", req.Method, "backend", b.addr, "err", err)
+	}
+	return nil, err
+}
+
+// prepare copies req for try i against b, with a fresh body for a retry
+// and a trace recording how far the try got.
+func (t *retrying) prepare(req *http.Request, b *backend, i int) (*http.Request, *attempt, error) {
+	a := &attempt{}
+	trace := &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			a.mu.Lock()
+			a.connected, a.reused = true, info.Reused
+			a.mu.Unlock()
+		},
+		GotFirstResponseByte: func() {
+			a.mu.Lock()
+			a.answered = true
+			a.mu.Unlock()
+		},
+	}
+	out := req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	u := *req.URL
+	u.Host = b.addr
+	out.URL = &u
+	if i > 0 && req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, nil, err
+		}
+		out.Body = body
+	}
+	return out, a, nil
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// doneBody ends a request's in-flight count when its response is closed.
+type doneBody struct {
+	io.ReadCloser
+	b    *backend
+	once sync.Once
+}
+
+func (d *doneBody) Close() error {
+	d.once.Do(func() { d.b.inflight.Add(-1) })
+	return d.ReadCloser.Close()
+}
+
+// bufferPool recycles the proxy's 32 KiB copy buffers.
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+func (bufferPool) Get() []byte  { return copyBuffers.Get().(*[32 << 10]byte)[:] }
+func (bufferPool) Put(b []byte) { copyBuffers.Put((*[32 << 10]byte)(b)) }
