@@ -33,3 +33,30 @@ up: offline-images
 test: ci-deps services offline-images
 	go vet ./...
 	go test -count=1 -timeout 45m ./...
+
+# Figures (issue 6): each writes a Markdown file of tables into bench/results/
+# (benchmarks.md, reliability.md), produced by the command, never typed in.
+# Minutes to an hour on a 2-core machine; the variables below shorten them,
+# e.g. `make bench RUNS=3 WRK_DURATION=10s`, and SMOKE=1 runs everything once
+# briefly (what CI does through bench/smoke_test.go). COMPOSE picks the
+# compose command to compare with (default: `docker compose`, else
+# `docker-compose`).
+RUNS ?=
+WRK_RUNS ?=
+WRK_DURATION ?=
+LOGIN_DURATION ?=
+LOAD_DURATION ?=
+FUZZ_TIME ?=
+COMPOSE ?=
+SMOKE ?=
+SWBENCH_FLAGS = $(if $(RUNS),-runs $(RUNS)) $(if $(WRK_RUNS),-wrk-runs $(WRK_RUNS)) \
+	$(if $(WRK_DURATION),-wrk-duration $(WRK_DURATION)) $(if $(LOGIN_DURATION),-login-duration $(LOGIN_DURATION)) \
+	$(if $(LOAD_DURATION),-load-duration $(LOAD_DURATION)) $(if $(FUZZ_TIME),-fuzz-time $(FUZZ_TIME)) \
+	$(if $(COMPOSE),-compose "$(COMPOSE)") $(if $(SMOKE),-smoke)
+.PHONY: bench reliability
+
+bench: ci-deps services offline-images
+	go run ./bench/cmd/swbench bench $(SWBENCH_FLAGS)
+
+reliability: ci-deps services offline-images
+	go run ./bench/cmd/swbench reliability $(SWBENCH_FLAGS)

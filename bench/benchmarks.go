@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
 
 	"github.com/fathat101/swdeploy/api/auth"
 )
@@ -37,16 +38,58 @@ type rollout struct {
 	replaced         string // which services got new containers
 }
 
-var (
-	swdBuildRe     = regexp.MustCompile(`(?i)build image`)
-	composeBuildRe = regexp.MustCompile(`(?m)^(Building api|Step \d+/\d+ : FROM|#\d+ \[)`)
-)
-
-func built(tool Tool, out string) bool {
-	if tool == ToolSwdeploy {
-		return swdBuildRe.MatchString(out)
+// watchBuilds records the image tags the engine sets until the returned
+// function is called: a build (even one served entirely from the cache)
+// ends by tagging its image; starting containers from an existing image
+// tags nothing.
+func (h *Harness) watchBuilds(ctx context.Context) func() []string {
+	ctx, cancel := context.WithCancel(ctx)
+	msgs, errs := h.engine.Events(ctx, events.ListOptions{Filters: filters.NewArgs(filters.Arg("type", "image"), filters.Arg("event", "tag"))})
+	var mu sync.Mutex
+	var tags []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case m := <-msgs:
+				mu.Lock()
+				tags = append(tags, m.Actor.Attributes["name"])
+				mu.Unlock()
+			case <-errs:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // the subscription is in place
+	return func() []string {
+		time.Sleep(200 * time.Millisecond) // events still on their way
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return tags
 	}
-	return composeBuildRe.MatchString(out)
+}
+
+// upBuilt runs UpHealthy and tells whether it built one of the project's images.
+func (p *Project) upBuilt(ctx context.Context) (time.Duration, bool, error) {
+	stop := p.h.watchBuilds(ctx)
+	d, out, err := p.UpHealthy(ctx)
+	tags := stop()
+	if err != nil {
+		return 0, false, fmt.Errorf("%w\n%s", err, tail(out, 30))
+	}
+	for _, t := range tags {
+		for _, img := range p.Images {
+			if t == img {
+				return d, true, nil
+			}
+		}
+	}
+	return d, false, nil
 }
 
 // containerIDs maps every container of the project to its id and start.
@@ -99,12 +142,12 @@ func (h *Harness) compareRun(ctx context.Context, tool Tool, run int, r *compare
 		return nil, err
 	}
 	h.logf("run %d %s: cold up (%s)", run, tool, p.Name)
-	d, out, err := p.UpHealthy(ctx)
+	d, b, err := p.upBuilt(ctx)
 	if err != nil {
 		return nil, err
 	}
 	r.cold = append(r.cold, secs(d))
-	r.coldBuilt = append(r.coldBuilt, built(tool, out))
+	r.coldBuilt = append(r.coldBuilt, b)
 
 	api := p.API()
 	users, err := api.NewUsers(ctx, "rollout", 1)
@@ -121,7 +164,7 @@ func (h *Harness) compareRun(ctx context.Context, tool Tool, run int, r *compare
 		if err != nil {
 			return nil, err
 		}
-		d, _, err := p.UpHealthy(ctx)
+		d, b, err := p.upBuilt(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -130,7 +173,7 @@ func (h *Harness) compareRun(ctx context.Context, tool Tool, run int, r *compare
 			return nil, err
 		}
 		r.noop = append(r.noop, secs(d))
-		r.noopChanged = append(r.noopChanged, changedServices(before, after) != "none")
+		r.noopChanged = append(r.noopChanged, changedServices(before, after) != "none" || b)
 	}
 
 	h.logf("run %d %s: rollout", run, tool)
@@ -167,12 +210,12 @@ func (h *Harness) compareRun(ctx context.Context, tool Tool, run int, r *compare
 		return nil, err
 	}
 	r.down = append(r.down, secs(d))
-	d, out, err = p.UpHealthy(ctx)
+	d, b, err = p.upBuilt(ctx)
 	if err != nil {
 		return nil, err
 	}
 	r.afterDown = append(r.afterDown, secs(d))
-	r.afterDownBuilt = append(r.afterDownBuilt, built(tool, out))
+	r.afterDownBuilt = append(r.afterDownBuilt, b)
 	if tool == ToolCompose {
 		start := time.Now()
 		if _, err := p.Cmd(ctx, "up", "-d", "--build"); err != nil {
@@ -218,6 +261,23 @@ func (h *Harness) Benchmarks(ctx context.Context) (*Report, error) {
 	ms.After = append(ms.After, fmt.Sprintf("Compose command: `%s` (%s).%s Both tools got the same secrets as files (`SWDEPLOY_SECRETS_DIR`), their own project name and published port, and ran one after the other (the first tool alternates between runs).", h.compose, h.compose.Version, v1))
 
 	// 1-3: the comparison.
+	if !h.cfg.Smoke {
+		// Each tool sends the build context its own way, and the classic
+		// builder's cache keys depend on it: one unmeasured deployment per
+		// tool first, so that every measured cold up finds its layers.
+		for _, tool := range []Tool{ToolSwdeploy, ToolCompose} {
+			p, err := h.NewProject(tool)
+			if err != nil {
+				return nil, err
+			}
+			h.logf("warm-up %s (%s)", tool, p.Name)
+			if _, _, err := p.UpHealthy(ctx); err != nil {
+				return nil, fmt.Errorf("warm-up %s: %w", tool, err)
+			}
+			p.Destroy(ctx)
+		}
+		ms.After = append(ms.After, "Before the measured runs each tool deployed the stack once, unmeasured, so that the engine's layer cache holds the layers of both tools' builds.")
+	}
 	res := map[Tool]*compared{ToolSwdeploy: {}, ToolCompose: {}}
 	for run := 1; run <= h.cfg.Runs; run++ {
 		order := []Tool{ToolSwdeploy, ToolCompose}
@@ -241,7 +301,7 @@ func (h *Harness) Benchmarks(ctx context.Context) (*Report, error) {
 
 	s1 := rep.Section("1. No-op `up` on an up-to-date stack",
 		fmt.Sprintf("`swdeploy up` against `%s up -d` on the same files, the stack already up to date; time until the command returned and every container was running and healthy. %d samples per tool.", h.compose, h.cfg.Runs*h.cfg.NoopPerRun))
-	t := s1.Table("tool", "min (s)", "median (s)", "containers changed")
+	t := s1.Table("tool", "min (s)", "median (s)", "ups that changed a container or built")
 	for _, tool := range tools {
 		r := res[tool]
 		mn, md := minMed(r.noop, 2)
@@ -249,7 +309,7 @@ func (h *Harness) Benchmarks(ctx context.Context) (*Report, error) {
 	}
 
 	s2 := rep.Section("2. Cold `up` to all-healthy, and `down`",
-		"Cold: no container, network, volume or API image of the project; the engine's build cache is warm (both tools build the API image with the engine's classic builder from the same Dockerfile, and the layers of earlier builds are reused). Time until every container is running and healthy (`docker-compose up -d` does not wait for the API's health: the harness polls the engine for both tools). `down` keeps the volumes.",
+		"Cold: no container, network, volume or image of the project; both tools build the images with the engine's classic builder from the same Dockerfiles, with a warm layer cache (a build from an empty cache compiles the API for minutes on this machine and is not in these figures). Time until every container is running and healthy (`docker-compose up -d` does not wait for the API's health: the harness polls the engine for both tools). `down` keeps the volumes.",
 	)
 	t = s2.Table("tool", "operation", "runs", "min (s)", "median (s)", "API image built")
 	for _, tool := range tools {
@@ -380,12 +440,30 @@ func (h *Harness) throughputSection(ctx context.Context, rep *Report, p *Project
 		same = same && string(r.Body) == string(bodies[path])
 	}
 
+	// What the published port leads to, and the API container's own address.
+	cs, err := p.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	chain := "API container"
+	for svc, c := range cs {
+		if insp, err := h.engine.ContainerInspect(ctx, c.ID); err == nil && svc != "api" {
+			for _, b := range insp.NetworkSettings.Ports {
+				if len(b) > 0 {
+					chain = svc + " container → API container"
+				}
+			}
+		}
+	}
+	apiAddr := cs["api"].Networks[p.Name+"_service-network"]
 	type target struct{ name, base, token string }
 	targets := []target{
-		{"API container, published port (loopback → docker-proxy → container)", p.URL(), tok},
+		{"the stack: published port (loopback → docker-proxy → " + chain + ")", p.URL(), tok},
+		{"API container at its own address on the service network (no docker-proxy, no proxy)", "http://" + apiAddr + ":5003", tok},
 		{"API binary on the host (loopback MariaDB and Redis)", host.Base, hostUsers[0].Access},
-		{"bare net/http handler, same bytes (ceiling)", ceiling.URL, ""},
+		{"bare net/http handler on loopback, same bytes (ceiling)", ceiling.URL, ""},
 	}
+	ceilingName := targets[3].name
 	type key struct{ t, path string }
 	results := map[key][]WrkResult{}
 	for run := 0; run < h.cfg.WrkRuns; run++ {
@@ -411,7 +489,7 @@ func (h *Harness) throughputSection(ctx context.Context, rep *Report, p *Project
 	t := s.Table("path", "server", "requests/s min", "requests/s median", "p50 median (ms)", "p99 median (ms)", "p99 max (ms)", "errors (non-2xx + socket)", "ratio to ceiling", "goal met")
 	for _, path := range paths {
 		ceil := Samples{}
-		for _, w := range results[key{targets[2].name, path}] {
+		for _, w := range results[key{ceilingName, path}] {
 			ceil = append(ceil, w.RPS())
 		}
 		for _, tg := range targets {

@@ -34,6 +34,7 @@ type Sample struct {
 	Code     string // the contract's error code, when the body has one
 	Contract bool   // a non-2xx answer that is the contract's error JSON
 	Err      string // transport error, shortened
+	Snippet  string // the start of a body that is not the contract's JSON
 }
 
 // OK is a 2xx answer.
@@ -47,7 +48,7 @@ func (s Sample) Kind() string {
 	case s.Code != "":
 		return fmt.Sprintf("%d %s", s.Status, s.Code)
 	default:
-		return fmt.Sprintf("%d (not the contract's JSON)", s.Status)
+		return fmt.Sprintf("%d, not the contract's JSON: %q", s.Status, s.Snippet)
 	}
 }
 
@@ -119,6 +120,9 @@ func probeOnce(ctx context.Context, c *http.Client, base string, spec ProbeSpec)
 	}
 	if !s.OK() {
 		s.Code, s.Contract = contractError(body)
+		if !s.Contract {
+			s.Snippet = strings.ToValidUTF8(string(body[:min(len(body), 40)]), "?")
+		}
 	}
 	return s
 }

@@ -121,8 +121,15 @@ func (s *Section) Table(head ...string) *Table {
 	return t
 }
 
-// Markdown renders the report.
+// Markdown renders the report, its numbered sections in order.
 func (r *Report) Markdown() string {
+	rank := func(s *Section) int {
+		if s.Title != "" && s.Title[0] >= '0' && s.Title[0] <= '9' {
+			return int(s.Title[0] - '0')
+		}
+		return 0
+	}
+	sort.SliceStable(r.Sections, func(i, j int) bool { return rank(r.Sections[i]) < rank(r.Sections[j]) })
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", r.Title)
 	for _, p := range r.Intro {

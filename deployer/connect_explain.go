@@ -89,10 +89,12 @@ func tlsCause(err error) string {
 	case errors.As(err, &record), strings.Contains(msg, "server gave HTTP response to HTTPS client"):
 		return "TLS: the engine does not speak TLS at this address (unset DOCKER_TLS_VERIFY, or use its TLS port)"
 	case strings.Contains(msg, "certificate required"):
-		return "TLS: the engine requires a client certificate and none was sent (cert.pem and key.pem in DOCKER_CERT_PATH or the context)"
+		// Also what a client whose certificate is from another CA gets:
+		// it only offers one the engine's CA signed.
+		return "TLS: the engine requires a client certificate signed by its CA, and none was sent (check cert.pem and key.pem in DOCKER_CERT_PATH or the context)"
 	case strings.Contains(msg, "bad certificate"), strings.Contains(msg, "unknown certificate authority"):
 		return "TLS: the engine rejected the client certificate (not signed by a CA it trusts)"
-	case strings.Contains(msg, "malformed HTTP response"):
+	case strings.Contains(msg, "malformed HTTP response"), strings.Contains(msg, "Client sent an HTTP request to an HTTPS server"):
 		return "the engine expects TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or use a context with TLS"
 	}
 	return ""

@@ -30,17 +30,12 @@ type ConnectOptions struct {
 // connection. It satisfies Engine.
 type Client struct {
 	*client.Client
-	host    string
-	context string
-	ssh     *sshDialer
+	host string
 }
 
 // DaemonHost is the address as the user gave it (ssh://user@host), not the
 // placeholder the SDK speaks HTTP to over an ssh session.
 func (c *Client) DaemonHost() string { return c.host }
-
-// Context is the docker context the engine was found through, or "".
-func (c *Client) Context() string { return c.context }
 
 // Remote reports whether the engine may be on another machine, with a
 // file system of its own (see IsRemoteHost).
@@ -61,7 +56,7 @@ func Connect(ctx context.Context, opts ConnectOptions) (*Client, error) {
 		timeout = 10 * time.Second
 	}
 	rec := &dialRecorder{}
-	tr, sdkHost, sshd, err := engineTransport(ep, timeout, env, rec)
+	tr, sdkHost, err := engineTransport(ep, timeout, env, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +75,7 @@ func Connect(ctx context.Context, opts ConnectOptions) (*Client, error) {
 	if err != nil {
 		return nil, configErrorf("engine address %s: %v", ep.Host, err)
 	}
-	c := &Client{Client: cli, host: ep.Host, context: ep.Context, ssh: sshd}
+	c := &Client{Client: cli, host: ep.Host}
 	pingCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ping, err := cli.Ping(pingCtx)
@@ -98,7 +93,7 @@ func Connect(ctx context.Context, opts ConnectOptions) (*Client, error) {
 // engineTransport builds the HTTP transport for an endpoint and the address the
 // SDK is given. Connections are kept alive and reused generously: on ssh
 // each new one is a new session.
-func engineTransport(ep endpoint, timeout time.Duration, env connectEnv, rec *dialRecorder) (*http.Transport, string, *sshDialer, error) {
+func engineTransport(ep endpoint, timeout time.Duration, env connectEnv, rec *dialRecorder) (*http.Transport, string, error) {
 	tr := &http.Transport{
 		MaxIdleConns:        64,
 		MaxIdleConnsPerHost: 64,
@@ -110,17 +105,20 @@ func engineTransport(ep endpoint, timeout time.Duration, env connectEnv, rec *di
 	case "ssh":
 		spec, err := parseSSHURL(ep.Host)
 		if err != nil {
-			return nil, "", nil, configErrorf("engine address %s: %v", ep.Host, err)
+			return nil, "", configErrorf("engine address %s: %v", ep.Host, err)
 		}
 		d, err := newSSHDialer(spec, timeout, env, rec)
 		if err != nil {
-			return nil, "", nil, err
+			return nil, "", err
 		}
 		tr.DialContext = d.DialContext
 		tr.DisableCompression = true
+		// A long build leaves the connections opened for the first burst
+		// idle for minutes; closing them would cost new sessions later.
+		tr.IdleConnTimeout = 10 * time.Minute
 		// The session is the connection: no proxy, and the name below is
 		// only what the SDK writes into its requests.
-		return tr, "http://docker", d, nil
+		return tr, "http://docker", nil
 	case "unix":
 		dialer := &net.Dialer{Timeout: timeout}
 		tr.DialContext = rec.wrap(func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -134,7 +132,7 @@ func engineTransport(ep endpoint, timeout time.Duration, env connectEnv, rec *di
 		tr.Proxy = http.ProxyFromEnvironment
 		tr.TLSClientConfig = ep.TLS
 	}
-	return tr, ep.Host, nil, nil
+	return tr, ep.Host, nil
 }
 
 // dialRecorder keeps the last connection failure, which the SDK reduces to

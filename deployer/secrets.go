@@ -208,7 +208,7 @@ func readKept(ctx context.Context, eng Engine, project string, vols map[string]O
 	if _, ok := vols[keeperVolume(project)]; !ok {
 		return kept, nil
 	}
-	files, err := readVolume(ctx, eng, keeperVolume(project))
+	files, err := readVolume(ctx, eng, project, keeperVolume(project))
 	if err != nil {
 		return kept, fmt.Errorf("read kept secrets: %w", err)
 	}
@@ -231,7 +231,7 @@ func writeKept(ctx context.Context, eng Engine, project string, secrets map[stri
 	for _, k := range sortedKeys(secrets) {
 		files = append(files, secretFile{name: k, data: secrets[k].Value, mode: 0o400})
 	}
-	return writeVolume(ctx, eng, keeperVolume(project), files)
+	return writeVolume(ctx, eng, project, keeperVolume(project), files)
 }
 
 // deliverSecrets writes a service's secrets into its secrets volume, with
@@ -255,7 +255,7 @@ func deliverSecrets(ctx context.Context, eng Engine, project string, svc *Servic
 		f.gid, _ = strconv.Atoi(ref.GID)
 		files = append(files, f)
 	}
-	return writeVolume(ctx, eng, vol, files)
+	return writeVolume(ctx, eng, project, vol, files)
 }
 
 // secretTarget is the file name of a secret inside /run/secrets.
@@ -286,7 +286,7 @@ func ensureVolume(ctx context.Context, eng Engine, name, project string, labels 
 
 // writeVolume copies files into the root of a volume through a container
 // that is created for the purpose and never started.
-func writeVolume(ctx context.Context, eng Engine, vol string, files []secretFile) error {
+func writeVolume(ctx context.Context, eng Engine, project, vol string, files []secretFile) error {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	now := time.Unix(0, 0)
@@ -302,7 +302,7 @@ func writeVolume(ctx context.Context, eng Engine, vol string, files []secretFile
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	return withVolume(ctx, eng, vol, func(id string) error {
+	return withVolume(ctx, eng, project, vol, func(id string) error {
 		if err := eng.CopyToContainer(ctx, id, "/v", &buf, container.CopyToContainerOptions{}); err != nil {
 			return fmt.Errorf("write volume %s: %w", vol, err)
 		}
@@ -311,9 +311,9 @@ func writeVolume(ctx context.Context, eng Engine, vol string, files []secretFile
 }
 
 // readVolume returns the regular files at the root of a volume.
-func readVolume(ctx context.Context, eng Engine, vol string) (map[string][]byte, error) {
+func readVolume(ctx context.Context, eng Engine, project, vol string) (map[string][]byte, error) {
 	files := map[string][]byte{}
-	err := withVolume(ctx, eng, vol, func(id string) error {
+	err := withVolume(ctx, eng, project, vol, func(id string) error {
 		rc, _, err := eng.CopyFromContainer(ctx, id, "/v/.")
 		if err != nil {
 			return err
@@ -343,13 +343,15 @@ func readVolume(ctx context.Context, eng Engine, vol string) (map[string][]byte,
 }
 
 // withVolume runs fn with the id of a stopped container that has vol
-// mounted at /v, and removes the container afterwards.
-func withVolume(ctx context.Context, eng Engine, vol string, fn func(id string) error) error {
+// mounted at /v, and removes the container afterwards. The container
+// carries the project's label, so that `down` removes it even if this
+// process is killed before it can.
+func withVolume(ctx context.Context, eng Engine, project, vol string, fn func(id string) error) error {
 	if err := ensureKeeperImage(ctx, eng); err != nil {
 		return err
 	}
 	created, err := eng.ContainerCreate(ctx,
-		&container.Config{Image: keeperImage, Cmd: []string{"/none"}, Labels: map[string]string{LabelRole: roleKeeper}, NetworkDisabled: true},
+		&container.Config{Image: keeperImage, Cmd: []string{"/none"}, Labels: map[string]string{LabelRole: roleKeeper, LabelProject: project}, NetworkDisabled: true},
 		&container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: vol, Target: "/v"}}, NetworkMode: "none"},
 		nil, nil, "")
 	if err != nil {

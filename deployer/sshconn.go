@@ -59,8 +59,8 @@ func parseSSHURL(raw string) (sshSpec, error) {
 // SSHOptsEnv names the variable with extra ssh arguments (a key, a config
 // file, known-hosts settings), split as a shell would. They come before
 // swdeploy's own options, and ssh keeps the first value it sees of each
-// option, so they win: SWDEPLOY_SSH_OPTS="-o ControlMaster=no" turns
-// multiplexing off.
+// option, so they win: SWDEPLOY_SSH_OPTS="-o ControlPath=none" turns
+// multiplexing off (ControlMaster=no would still join a running master).
 const SSHOptsEnv = "SWDEPLOY_SSH_OPTS"
 
 // sshDialer opens engine connections by running `docker system dial-stdio`

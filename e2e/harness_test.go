@@ -156,7 +156,7 @@ func newDeployment(t *testing.T) *deployment {
 }
 
 func (d *deployment) args(args ...string) []string {
-	out := []string{"-p", d.project, "--env-file", "stack/offline.env"}
+	out := []string{"-p", d.project, "--env-file", filepath.Join(repoRoot(), "stack", "offline.env")}
 	for _, f := range d.files {
 		out = append(out, "-f", f)
 	}
@@ -196,10 +196,12 @@ func (d *deployment) must(args ...string) string {
 // destroy removes everything labelled with the project, whatever state the
 // test left it in.
 func (d *deployment) destroy() {
+	d.dir = repoRoot() // a test's temporary directory may be gone by now
 	if _, errOut, code := d.swd("down", "--volumes"); code != 0 {
 		d.t.Logf("down: %s", errOut)
 	}
 	ctx := context.Background()
+	engine.ContainerRemove(ctx, d.project+"-swdeploy-lock", container.RemoveOptions{Force: true})
 	f := filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+d.project))
 	cs, _ := engine.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	for _, c := range cs {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -92,10 +93,14 @@ LogLevel VERBOSE
 	}
 	s.cmd = exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", cfg)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	// Per-connection sshd processes keep the log pipe open after the
+	// listener is gone: Wait must not wait for them.
+	s.cmd.WaitDelay = 2 * time.Second
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		s.stopMaster()
 		s.cmd.Process.Kill()
 		s.cmd.Wait()
 	})
@@ -107,6 +112,14 @@ LogLevel VERBOSE
 		time.Sleep(20 * time.Millisecond)
 	}
 	return s
+}
+
+// stopMaster ends the multiplexing master swdeploy's ssh left lingering
+// for this server (ControlPersist), where swdeploy keeps its sockets.
+func (s *sshServer) stopMaster() {
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("swdeploy-ssh-%d", os.Getuid()))
+	exec.Command("ssh", "-F", "/dev/null", "-o", "ControlPath="+dir+"/%C", "-O", "exit",
+		"-p", fmt.Sprint(s.port), "root@127.0.0.1").Run()
 }
 
 // url is the engine address through this server.
@@ -277,6 +290,11 @@ func startTLSForwarder(t *testing.T, p *pki) string {
 func forward(c *tls.Conn, socket string) {
 	defer c.Close()
 	if err := c.Handshake(); err != nil {
+		// As dockerd's net/http server does to a client without TLS.
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil {
+			io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+		}
 		return
 	}
 	u, err := net.Dial("unix", socket)

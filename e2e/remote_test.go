@@ -86,8 +86,9 @@ func TestRemoteTLS(t *testing.T) {
 	p := newPKI(t)
 	addr := startTLSForwarder(t, p)
 	d := newSmallDeployment(t, "DOCKER_HOST=tcp://"+addr, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH="+p.good)
-	d.must("up")
+	upJSON(t, d, "applied")
 	smallStackStatus(t, d)
+	upJSON(t, d, "up-to-date")
 
 	cfg := writeContext(t, "tls-test", "tcp://"+addr, p.good)
 	contextEnvs := map[string][]string{
@@ -110,6 +111,35 @@ func TestRemoteTLS(t *testing.T) {
 	d.env = []string{"DOCKER_CONFIG=" + cfg}
 	d.must("down")
 	d.env = nil // the context's directory is gone by the time of the cleanup
+}
+
+// upJSON runs up --format json and checks the summary's result and that
+// standard output holds nothing but it.
+func upJSON(t *testing.T, d *deployment, result string) {
+	t.Helper()
+	out, errOut, code := d.swd("up", "--format", "json")
+	if code == 2 && strings.Contains(errOut, "unknown flag: --format") {
+		t.Log("up has no --format yet: plain up")
+		d.must("up")
+		return
+	}
+	var sum struct {
+		SchemaVersion int    `json:"schema_version"`
+		Result        string `json:"result"`
+		Engine        struct{ Host string }
+		Actions       []struct{ ID, Result, Health string }
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &sum) != nil {
+		t.Fatalf("up --format json: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if sum.SchemaVersion != 1 || sum.Result != result || !strings.HasPrefix(sum.Engine.Host, "tcp://127.0.0.1:") {
+		t.Errorf("summary: %+v", sum)
+	}
+	for _, a := range sum.Actions {
+		if a.Result != "done" || (a.ID == "container:cache" && a.Health != "healthy") {
+			t.Errorf("action %+v", a)
+		}
+	}
 }
 
 // writeContext stores a docker context as `docker context create` does, in
@@ -142,45 +172,20 @@ func writeContext(t *testing.T, name, host, certs string) string {
 	return dir
 }
 
-// TestConnectFailures pins the one line each way of not reaching the
-// engine gives, its exit code, and that it comes within the connect
-// timeout.
-func TestConnectFailures(t *testing.T) {
-	p := newPKI(t)
-	tlsAddr := startTLSForwarder(t, p)
-	silent := startSilentListener(t)
-	s := startSSHD(t)
-	refused := fmt.Sprintf("127.0.0.1:%d", closedPort(t))
+// connectFailure is one way of not reaching the engine: the environment
+// that causes it, the exit code and the one line it must give.
+type connectFailure struct {
+	name string
+	env  []string
+	code int
+	want string // a regular expression for the whole line after "swdeploy: "
+}
 
-	cases := []struct {
-		name string
-		env  []string
-		code int
-		want string // a regular expression for the whole of stderr
-	}{
-		{"refused", []string{"DOCKER_HOST=tcp://" + refused}, 1,
-			`cannot reach the Docker engine at tcp://127\.0\.0\.1:\d+: connection refused \(is the engine running and listening there\?\)`},
-		{"timeout", []string{"DOCKER_HOST=tcp://" + silent}, 1,
-			`cannot reach the Docker engine at tcp://127\.0\.0\.1:\d+: no answer within 2s \(timeout\)`},
-		{"tls wrong CA", []string{"DOCKER_HOST=tcp://" + tlsAddr, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + p.wrongCA}, 1,
-			`cannot reach the Docker engine at tcp://127\.0\.0\.1:\d+: TLS: the engine's certificate is not signed by a CA this client trusts \(check ca\.pem in DOCKER_CERT_PATH or the context\)`},
-		{"tls no client certificate", []string{"DOCKER_HOST=tcp://" + tlsAddr, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + p.noCert}, 1,
-			`cannot reach the Docker engine at tcp://127\.0\.0\.1:\d+: TLS: the engine requires a client certificate and none was sent \(cert\.pem and key\.pem in DOCKER_CERT_PATH or the context\)`},
-		{"tls client certificate of another CA", []string{"DOCKER_HOST=tcp://" + tlsAddr, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + p.otherCAKey}, 1,
-			`cannot reach the Docker engine at tcp://127\.0\.0\.1:\d+: TLS: the engine rejected the client certificate \(not signed by a CA it trusts\)`},
-		{"plain HTTP to a TLS port", []string{"DOCKER_HOST=tcp://" + tlsAddr}, 1,
-			`cannot reach the Docker engine at tcp://127\.0\.0\.1:\d+: the engine expects TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or use a context with TLS`},
-		// No multiplexing here: a master left by another test could let a
-		// wrong key through.
-		{"ssh wrong key", []string{"DOCKER_HOST=" + s.url(), "SWDEPLOY_SSH_OPTS=" + s.opts(filepath.Join(s.dir, "wrongkey"), "-o", "ControlPath=none")}, 1,
-			`cannot reach the Docker engine at ssh://root@127\.0\.0\.1:\d+: ssh: root@127\.0\.0\.1: Permission denied \(publickey\)\. \(the key was refused: check ssh-agent, ~/\.ssh/config or -i in SWDEPLOY_SSH_OPTS\)`},
-		{"ssh refused", []string{"DOCKER_HOST=ssh://root@" + refused, "SWDEPLOY_SSH_OPTS=" + s.opts(s.key)}, 1,
-			`cannot reach the Docker engine at ssh://root@127\.0\.0\.1:\d+: ssh: connect to host 127\.0\.0\.1 port \d+: Connection refused`},
-		{"ssh timeout", []string{"DOCKER_HOST=ssh://root@" + silent, "SWDEPLOY_SSH_OPTS=" + s.opts(s.key)}, 1,
-			`cannot reach the Docker engine at ssh://root@127\.0\.0\.1:\d+: no answer within 2s \(timeout\)`},
-		{"unknown context", []string{"DOCKER_CONFIG=" + t.TempDir(), "DOCKER_CONTEXT=nowhere"}, 2,
-			`docker context "nowhere" not found \(no .*/meta\.json; create it with ` + "`docker context create`" + `\)`},
-	}
+// checkConnectFailures runs status for each case and checks its exit code,
+// that stderr is exactly the one line, and that it came within the
+// connect timeout.
+func checkConnectFailures(t *testing.T, cases []connectFailure) {
+	t.Helper()
 	d := newSmallDeployment(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -200,4 +205,54 @@ func TestConnectFailures(t *testing.T) {
 		})
 	}
 	d.env = nil // the deployment's own cleanup uses the local engine
+}
+
+// TestConnectFailures pins the line for each way a tcp:// or TLS engine
+// cannot be reached, and for a context that does not exist.
+func TestConnectFailures(t *testing.T) {
+	p := newPKI(t)
+	tlsAddr := startTLSForwarder(t, p)
+	silent := startSilentListener(t)
+	refused := fmt.Sprintf("127.0.0.1:%d", closedPort(t))
+	tlsEnv := func(certs string) []string {
+		return []string{"DOCKER_HOST=tcp://" + tlsAddr, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + certs}
+	}
+	const at = `cannot reach the Docker engine at tcp://127\.0\.0\.1:\d+: `
+	const noClientCert = `TLS: the engine requires a client certificate signed by its CA, and none was sent \(check cert\.pem and key\.pem in DOCKER_CERT_PATH or the context\)`
+	checkConnectFailures(t, []connectFailure{
+		{"refused", []string{"DOCKER_HOST=tcp://" + refused}, 1,
+			at + `connection refused \(is the engine running and listening there\?\)`},
+		{"timeout", []string{"DOCKER_HOST=tcp://" + silent}, 1,
+			at + `no answer within 2s \(timeout\)`},
+		{"tls wrong CA", tlsEnv(p.wrongCA), 1,
+			at + `TLS: the engine's certificate is not signed by a CA this client trusts \(check ca\.pem in DOCKER_CERT_PATH or the context\)`},
+		{"tls no client certificate", tlsEnv(p.noCert), 1, at + noClientCert},
+		// A client only offers a certificate the engine's CA signed.
+		{"tls client certificate of another CA", tlsEnv(p.otherCAKey), 1, at + noClientCert},
+		{"plain HTTP to a TLS port", []string{"DOCKER_HOST=tcp://" + tlsAddr}, 1,
+			at + `the engine expects TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or use a context with TLS`},
+		{"unknown context", []string{"DOCKER_CONFIG=" + t.TempDir(), "DOCKER_CONTEXT=nowhere"}, 2,
+			`docker context "nowhere" not found \(no .*/meta\.json; create it with ` + "`docker context create`" + `\)`},
+	})
+}
+
+// TestConnectFailuresSSH pins the line for each way an ssh:// engine
+// cannot be reached.
+func TestConnectFailuresSSH(t *testing.T) {
+	s := startSSHD(t)
+	silent := startSilentListener(t)
+	refused := fmt.Sprintf("127.0.0.1:%d", closedPort(t))
+	const at = `cannot reach the Docker engine at ssh://root@127\.0\.0\.1:\d+: `
+	checkConnectFailures(t, []connectFailure{
+		// No multiplexing here: a master left by another test could let a
+		// wrong key through.
+		{"wrong key", []string{"DOCKER_HOST=" + s.url(), "SWDEPLOY_SSH_OPTS=" + s.opts(filepath.Join(s.dir, "wrongkey"), "-o", "ControlPath=none")}, 1,
+			at + `ssh: root@127\.0\.0\.1: Permission denied \(publickey\)\. \(the key was refused: check ssh-agent, ~/\.ssh/config or -i in SWDEPLOY_SSH_OPTS\)`},
+		{"refused", []string{"DOCKER_HOST=ssh://root@" + refused, "SWDEPLOY_SSH_OPTS=" + s.opts(s.key)}, 1,
+			at + `ssh: connect to host 127\.0\.0\.1 port \d+: Connection refused`},
+		{"timeout", []string{"DOCKER_HOST=ssh://root@" + silent, "SWDEPLOY_SSH_OPTS=" + s.opts(s.key)}, 1,
+			at + `no answer within 2s \(timeout\)`},
+		{"engine socket missing on the remote host", []string{"DOCKER_HOST=" + s.url() + "/no/such/docker.sock", "SWDEPLOY_SSH_OPTS=" + s.opts(s.key)}, 1,
+			`cannot reach the Docker engine at ssh://root@127\.0\.0\.1:\d+/no/such/docker\.sock: ssh: .*/no/such/docker\.sock.*no such file or directory`},
+	})
 }

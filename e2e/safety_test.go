@@ -207,7 +207,7 @@ func TestInterrupts(t *testing.T) {
 			d := newDeployment(t)
 			d.files = append(d.files, "e2e/testdata/slowbuild.yaml")
 			d.env = append(d.env, fmt.Sprintf("NONCE=%d", time.Now().UnixNano()))
-			code, seen := interruptWhen(t, d, fmt.Sprintf(strings.ReplaceAll(tt.when, "%s", "%[1]s"), d.project))
+			code, seen := interruptWhen(t, d, strings.ReplaceAll(tt.when, "%s", d.project))
 			if !seen {
 				t.Fatalf("the moment %q never came", tt.when)
 			}
@@ -233,8 +233,10 @@ func interruptWhen(t *testing.T, d *deployment, marker string) (int, bool) {
 		t.Fatal(err)
 	}
 	seen := false
+	var lines []string
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
+		lines = append(lines, sc.Text())
 		if !seen && strings.Contains(sc.Text(), marker) {
 			seen = true
 			cmd.Process.Signal(syscall.SIGINT)
@@ -242,6 +244,9 @@ func interruptWhen(t *testing.T, d *deployment, marker string) (int, bool) {
 	}
 	io.Copy(io.Discard, stderr)
 	cmd.Wait()
+	if !seen || cmd.ProcessState.ExitCode() != 130 {
+		t.Logf("up's output:\n%s", strings.Join(lines, "\n"))
+	}
 	return cmd.ProcessState.ExitCode(), seen
 }
 

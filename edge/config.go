@@ -103,12 +103,12 @@ func (c config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("listen", c.Listen),
 		slog.String("backend", c.Backend),
-		slog.Duration("refresh", c.Refresh),
+		slog.String("refresh", c.Refresh.String()),
 		slog.String("health_path", c.HealthPath),
-		slog.Duration("health_timeout", c.HealthTimeout),
-		slog.Duration("dial_timeout", c.DialTimeout),
-		slog.Duration("response_timeout", c.ResponseTimeout),
-		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.String("health_timeout", c.HealthTimeout.String()),
+		slog.String("dial_timeout", c.DialTimeout.String()),
+		slog.String("response_timeout", c.ResponseTimeout.String()),
+		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
 		slog.String("log_level", c.LogLevel.String()),
 	)
 }

@@ -103,13 +103,16 @@ type fakeAPI struct {
 	addr string
 	srv  *http.Server
 
-	down      atomic.Bool   // /healthz answers 503, as while draining
+	down      atomic.Bool   // /healthz answers 503, as when broken
+	draining  atomic.Bool   // /healthz answers 200 with X-Draining, as while shutting down
 	served    atomic.Int64  // requests other than /healthz answered
 	checks    atomic.Int64  // /healthz requests received
 	holdCheck chan struct{} // when not nil, /healthz waits until it is closed
 	delay     time.Duration // up to this long per request, at random
 	unlimited bool          // no body limit
 	handler   http.Handler  // replaces the echo when not nil
+
+	connContext func(context.Context, net.Conn) context.Context
 }
 
 // echo is what fakeAPI answers, so a client can check what arrived.
@@ -136,6 +139,9 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write(unavailableBody)
 			return
+		}
+		if f.draining.Load() {
+			w.Header().Set(drainingHeader, "true")
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(okBody)
@@ -174,7 +180,8 @@ func startAPI(t testing.TB, f *fakeAPI) *fakeAPI {
 	if err != nil {
 		t.Fatalf("listen %s: %v", f.addr, err)
 	}
-	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
+	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second,
+		ConnContext: f.connContext}
 	go func() { _ = f.srv.Serve(ln) }()
 	t.Cleanup(func() { f.srv.Close() })
 	return f

@@ -140,7 +140,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, ln net.Listener, 
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down: letting in-flight requests finish", "timeout", cfg.ShutdownTimeout)
+	logger.Info("shutting down: letting in-flight requests finish", "timeout", cfg.ShutdownTimeout.String())
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	// The pool keeps running meanwhile: in-flight requests may still retry.

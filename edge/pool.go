@@ -71,8 +71,7 @@ type view struct {
 // DNS) and which may get new requests (by their health checks).
 type pool struct {
 	cfg        config
-	host, port string
-	healthPath string
+	host, port string // of cfg.Backend
 	resolve    resolver
 	checker    *http.Client
 	logger     *slog.Logger
@@ -91,11 +90,10 @@ func newPool(cfg config, resolve resolver, logger *slog.Logger) *pool {
 	host, port, _ := net.SplitHostPort(cfg.Backend)
 	dialer := &net.Dialer{Timeout: cfg.HealthTimeout}
 	p := &pool{
-		cfg:        cfg,
-		host:       host,
-		port:       port,
-		healthPath: cfg.HealthPath,
-		resolve:    resolve,
+		cfg:     cfg,
+		host:    host,
+		port:    port,
+		resolve: resolve,
 		checker: &http.Client{
 			Timeout: cfg.HealthTimeout,
 			Transport: &http.Transport{
@@ -205,7 +203,7 @@ func (p *pool) setResolved(addrs []string) {
 
 // check asks one backend's health path; nil means healthy.
 func (p *pool) check(ctx context.Context, b *backend) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+b.addr+p.healthPath, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+b.addr+p.cfg.HealthPath, nil)
 	if err != nil {
 		return err
 	}
@@ -217,10 +215,19 @@ func (p *pool) check(ctx context.Context, b *backend) error {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // keep the connection
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s answered %s", p.healthPath, resp.Status)
+		return fmt.Errorf("%s answered %s", p.cfg.HealthPath, resp.Status)
+	}
+	// A backend about to stop still answers 200 (it is alive and serving
+	// what it has) but says so in a header: it gets no new requests.
+	if resp.Header.Get(drainingHeader) != "" {
+		return fmt.Errorf("%s: draining", p.cfg.HealthPath)
 	}
 	return nil
 }
+
+// drainingHeader is set on health answers by a backend that is shutting
+// down: the API sets it during STARWARS_SHUTDOWN_DRAIN.
+const drainingHeader = "X-Draining"
 
 // mark records a check's outcome; a transition gets one log line.
 func (p *pool) mark(b *backend, err error) {

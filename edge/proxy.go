@@ -157,6 +157,9 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 		if b == nil {
 			break
 		}
+		if i > 0 {
+			t.logger.Debug("retry", "method", req.Method, "from", tried[i-1].addr, "to", b.addr, "err", err)
+		}
 		tried = append(tried, b)
 		out, a, rerr := t.prepare(req, b, i)
 		if rerr != nil {
@@ -166,6 +169,12 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 		var resp *http.Response
 		resp, err = b.transport.RoundTrip(out)
 		if err == nil {
+			if resp.StatusCode == http.StatusSwitchingProtocols {
+				// An upgraded connection is no request in flight, and the
+				// proxy needs its body writable.
+				b.inflight.Add(-1)
+				return resp, nil
+			}
 			resp.Body = &doneBody{ReadCloser: resp.Body, b: b}
 			return resp, nil
 		}
@@ -174,8 +183,8 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 		a.mu.Lock()
 		connected, reused, answered := a.connected, a.reused, a.answered
 		a.mu.Unlock()
-		if req.Context().Err() != nil || !replayable {
-			return nil, err
+		if req.Context().Err() != nil {
+			return nil, err // the client is gone
 		}
 		switch {
 		case !connected:
@@ -183,9 +192,13 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 			// nothing was sent.
 			refused = append(refused, b)
 			t.pool.markDown(b, err)
-		case answered || isTimeout(err):
-			// The backend answered or is merely slow: sending the
-			// request again could run it twice.
+			if !replayable {
+				// The proxy's body cannot be read after a failed try.
+				return nil, err
+			}
+		case answered || isTimeout(err) || !replayable:
+			// The backend answered or is merely slow (sending the request
+			// again could run it twice), or the body cannot be sent again.
 			return nil, err
 		case reused || idempotent(req.Method):
 			// The connection broke before any answer. On a kept-alive
@@ -194,7 +207,6 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 		default:
 			return nil, err
 		}
-		t.logger.Debug("retry", "method", req.Method, "backend", b.addr, "err", err)
 	}
 	return nil, err
 }

@@ -15,7 +15,7 @@ import (
 // wants every request answered by a backend with what it sent:
 //
 //	B starts and enters DNS -> B passes its check -> A's /healthz answers
-//	503 (draining) -> the edge stops picking A -> A shuts down gracefully
+//	X-Draining (while still 200) -> the edge stops picking A -> A shuts down gracefully
 //	-> A leaves DNS
 //
 // then the same from B to a new A2 on A's old address.
@@ -67,7 +67,6 @@ func TestRolloutLosesNoRequest(t *testing.T) {
 		})
 	}
 	servedAtLeast := func(f *fakeAPI, n int64) {
-		defer func(began time.Time) { t.Logf("%s served %d after %v", f.name, n, time.Since(began)) }(time.Now())
 		waitFor(t, fmt.Sprintf("%s to serve %d requests", f.name, n), func() bool { return f.served.Load() >= n })
 	}
 
@@ -80,7 +79,7 @@ func TestRolloutLosesNoRequest(t *testing.T) {
 		servedAtLeast(next, 100) // both serve for a while
 		servedAtLeast(old, old.served.Load()+100)
 
-		old.down.Store(true) // SIGTERM: /healthz answers 503 while draining
+		old.draining.Store(true) // SIGTERM: /healthz says X-Draining while it drains
 		waitFor(t, old.name+" out of rotation", func() bool { return stateOf(p, old.addr) == "unhealthy" })
 		time.Sleep(3 * refresh) // the rest of the API's drain delay
 		began := time.Now()

@@ -369,6 +369,9 @@ fill_module_cache() {
 			go mod download
 	) >&2 || { rm -rf "$work"; die "go mod download failed"; }
 	rm -rf "$work"
+	# Only cache/download goes into the image; the unpacked module trees
+	# beside it would be most of the disk used.
+	find "$dir" -mindepth 1 -maxdepth 1 ! -name cache -exec rm -rf '{}' +
 	touch "$dir/.complete"
 	printf '%s\n' "$dir"
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	swaggerfiles "github.com/swaggo/files/v2"
 
 	"github.com/fathat101/swdeploy/api"
 )
@@ -21,9 +20,10 @@ var openAPISpec []byte
 func OpenAPI() []byte { return openAPISpec }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	// Still 200 while draining: the process serves until it stops. The
+	// header tells a proxy in front (edge) to send new requests elsewhere.
 	if s.draining != nil && s.draining() {
-		writeError(w, r, &api.Error{Code: api.CodeUnavailable, Message: "shutting down"})
-		return
+		w.Header().Set("X-Draining", "true")
 	}
 	writeOK(w)
 }
@@ -85,7 +85,7 @@ func redirectUI(w http.ResponseWriter, r *http.Request) {
 }
 
 func serveUIIndex(w http.ResponseWriter, r *http.Request) {
-	b, err := fs.ReadFile(swaggerfiles.FS, "index.html")
+	b, err := fs.ReadFile(swaggerUI, "index.html")
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -105,9 +105,9 @@ func serveUIFile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, &api.Error{Code: api.CodeNotFound})
 		return
 	}
-	if st, err := fs.Stat(swaggerfiles.FS, name); err != nil || st.IsDir() {
+	if st, err := fs.Stat(swaggerUI, name); err != nil || st.IsDir() {
 		writeError(w, r, &api.Error{Code: api.CodeNotFound})
 		return
 	}
-	http.ServeFileFS(w, r, swaggerfiles.FS, name)
+	http.ServeFileFS(w, r, swaggerUI, name)
 }

@@ -209,11 +209,17 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	walk(whole)
 }
 
-// A draining server still serves but says 503 on /healthz, so that the edge
-// proxy moves new requests to its replacement.
+// A draining server still serves and says 200 on /healthz, with a header
+// that makes the edge proxy move new requests to its replacement.
 func TestHealthzWhileDraining(t *testing.T) {
 	e := newEnv(t)
+	if r := e.do(req{method: "GET", path: "/healthz"}); r.header.Get("X-Draining") != "" {
+		t.Fatal("X-Draining set before draining")
+	}
 	e.draining.Store(true)
-	expect(t, "healthz while draining", e.do(req{method: "GET", path: "/healthz"}), 503, api.CodeUnavailable)
-	expect(t, "readyz while draining", e.do(req{method: "GET", path: "/readyz"}), 200, "")
+	r := e.do(req{method: "GET", path: "/healthz"})
+	expect(t, "healthz while draining", r, 200, "")
+	if r.header.Get("X-Draining") != "true" {
+		t.Errorf("healthz while draining: no X-Draining header")
+	}
 }
