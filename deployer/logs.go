@@ -63,8 +63,14 @@ func Logs(ctx context.Context, eng Engine, project string, opts LogsOptions, fn 
 				return fmt.Errorf("logs of %s: %w", c.Name, err)
 			}
 			defer rc.Close()
-			out := &lineWriter{fn: func(s string) { mu.Lock(); fn(LogLine{Service: c.Service, Container: c.Name, Text: s}); mu.Unlock() }}
-			errw := &lineWriter{fn: func(s string) { mu.Lock(); fn(LogLine{Service: c.Service, Container: c.Name, Stderr: true, Text: s}); mu.Unlock() }}
+			lines := func(stderr bool) *lineWriter {
+				return &lineWriter{fn: func(s string) {
+					mu.Lock()
+					defer mu.Unlock()
+					fn(LogLine{Service: c.Service, Container: c.Name, Stderr: stderr, Text: s})
+				}}
+			}
+			out, errw := lines(false), lines(true)
 			_, err = stdcopy.StdCopy(out, errw, rc)
 			out.flush()
 			errw.flush()
@@ -105,4 +111,3 @@ func (w *lineWriter) flush() {
 		w.buf.Reset()
 	}
 }
-

@@ -28,11 +28,11 @@ type Observed struct {
 
 // EngineInfo describes the engine and what it can do.
 type EngineInfo struct {
-	Host          string `json:"host"`
-	Version       string `json:"version"`
-	APIVersion    string `json:"api_version"`
-	OS            string `json:"os"`
-	Arch          string `json:"arch"`
+	Host       string `json:"host"`
+	Version    string `json:"version"`
+	APIVersion string `json:"api_version"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
 }
 
 // IsolatedGateway reports whether the engine can give an internal network

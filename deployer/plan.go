@@ -99,7 +99,7 @@ var opSymbols = map[Op]string{
 
 // WriteText prints the plan as terraform-like lines, one per action:
 //
-//	+ create container starwars-api-1 (missing) after: image:api; waits: mysql healthy
+//   - create container starwars-api-1 (missing) after: image:api; waits: mysql healthy
 func (p *Plan) WriteText(w io.Writer) error {
 	var b strings.Builder
 	if p.Empty() {

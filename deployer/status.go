@@ -84,4 +84,3 @@ func ServiceNames(st []ServiceStatus) []string {
 	}
 	return names
 }
-
