@@ -30,9 +30,14 @@ up: offline-images
 
 # Every test tier: unit, integration (MariaDB, Redis on loopback) and end to
 # end (the real Docker engine).
+# The tests that drive the Docker engine (e2e, bench smoke) run one
+# package at a time after the rest, so that they do not fight over the
+# machine's two cores.
+ENGINE_PKGS = ./e2e/... ./bench/...
 test: ci-deps services offline-images
 	go vet ./...
-	go test -count=1 -timeout 45m ./...
+	go test -count=1 -timeout 20m $$(go list ./... | grep -v -e /e2e -e /bench)
+	go test -count=1 -p 1 -timeout 60m $(ENGINE_PKGS)
 
 # Figures (issue 6): each writes a Markdown file of tables into bench/results/
 # (benchmarks.md, reliability.md), produced by the command, never typed in.

@@ -33,6 +33,7 @@ the data and the kept secrets) only go with --volumes; built images only with
 			if err != nil {
 				return err
 			}
+			defer endProgress(rep)
 			d, err := g.desired(ctx, deps)
 			if err != nil {
 				return err

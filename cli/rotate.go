@@ -5,7 +5,7 @@ import (
 )
 
 func newRotateCmd(deps Deps, g *globalOptions) *cobra.Command {
-	o := &upOptions{wait: true}
+	o := &upOptions{wait: true, format: "text"}
 	cmd := &cobra.Command{
 		Use:   "rotate SECRET...",
 		Short: "Replace kept secrets with new random values and restart what uses them",

@@ -17,6 +17,7 @@ type upOptions struct {
 	waitTimeout time.Duration
 	lockTimeout time.Duration
 	yes         bool
+	format      string
 }
 
 // planFlags are shared by plan and up: they change the plan itself.
@@ -58,10 +59,11 @@ up-to-date stack is left untouched.`,
 	cmd.Flags().DurationVar(&o.waitTimeout, "wait-timeout", 5*time.Minute, "how long each health wait may take")
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask before actions that cause downtime")
 	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for another run's deploy lock (default: fail at once)")
+	cmd.Flags().Var(newChoiceFlag(&o.format, "text", "text", "json"), "format", "output format: text, or json: a summary of the run on standard output")
 	return cmd
 }
 
-func upRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *upOptions) error {
+func upRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *upOptions) (err error) {
 	ctx := cmd.Context()
 	rep, err := newReporter(g.progress, deps.Streams)
 	if err != nil {
@@ -88,6 +90,9 @@ func upRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *upOptions) error 
 	if err != nil {
 		return err
 	}
+	// Ends the live view before any error is printed, and writes the JSON
+	// summary whatever the outcome.
+	defer finishUp(deps, o.format, p, rep, time.Now(), &err)
 	for _, w := range p.Warnings {
 		fmt.Fprintln(deps.Streams.ErrOut, "warning:", w)
 	}

@@ -28,6 +28,7 @@ func Reconcile(d *Desired, o *Observed, secrets map[string]ResolvedSecret, opts 
 	r.volumeActions()
 	r.containerActions()
 	r.orphanActions()
+	r.plan.Problems = append(r.plan.Problems, RemoteBindMounts(d, o.Engine)...)
 	return r.plan
 }
 

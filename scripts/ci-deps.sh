@@ -18,6 +18,7 @@ packages=(
 	redis-server
 	redis-tools
 	openssh-server        # deploying to a remote engine over ssh://
+	tmux                  # the live progress view in a real terminal (e2e)
 	chromium              # looking at Swagger UI as a person would
 	wrk                   # API throughput benchmark
 	hyperfine             # swdeploy up against docker compose up
