@@ -34,15 +34,7 @@ the data and the kept secrets) only go with --volumes; built images only with
 				return err
 			}
 			defer endProgress(rep)
-			d, err := g.desired(ctx, deps)
-			if err != nil {
-				return err
-			}
-			eng, err := g.connect(ctx, deps)
-			if err != nil {
-				return err
-			}
-			unlock, err := deployer.Lock(ctx, eng, d.Project.Name, o.lockTimeout)
+			d, eng, unlock, err := g.openLocked(ctx, deps, o.lockTimeout)
 			if err != nil {
 				return err
 			}

@@ -41,11 +41,7 @@ func planRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *planOptions) er
 	if err != nil {
 		return err
 	}
-	d, err := g.desired(ctx, deps)
-	if err != nil {
-		return err
-	}
-	eng, err := g.connect(ctx, deps)
+	d, eng, err := g.open(ctx, deps)
 	if err != nil {
 		return err
 	}

@@ -134,6 +134,33 @@ func (g *globalOptions) desired(ctx context.Context, deps Deps) (*deployer.Desir
 	return d, nil
 }
 
+// open loads the stack and connects to its engine.
+func (g *globalOptions) open(ctx context.Context, deps Deps) (*deployer.Desired, deployer.Engine, error) {
+	d, err := g.desired(ctx, deps)
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err := g.connect(ctx, deps)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, eng, nil
+}
+
+// openLocked is open plus the project's deploy lock, waiting up to wait for
+// another run to let go. The caller must call unlock.
+func (g *globalOptions) openLocked(ctx context.Context, deps Deps, wait time.Duration) (*deployer.Desired, deployer.Engine, func(), error) {
+	d, eng, err := g.open(ctx, deps)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	unlock, err := deployer.Lock(ctx, eng, d.Project.Name, wait)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return d, eng, unlock, nil
+}
+
 func (g *globalOptions) connect(ctx context.Context, deps Deps) (deployer.Engine, error) {
 	eng, err := deps.Connect(ctx, deployer.ConnectOptions{Host: g.host, Context: g.context, Timeout: g.connectTimeout, Environ: deps.Environ})
 	var ce *deployer.ConfigError

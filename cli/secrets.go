@@ -22,11 +22,7 @@ one that the next up will generate. Values are shown only with --reveal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			d, err := g.desired(ctx, deps)
-			if err != nil {
-				return err
-			}
-			eng, err := g.connect(ctx, deps)
+			d, eng, err := g.open(ctx, deps)
 			if err != nil {
 				return err
 			}

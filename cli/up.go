@@ -73,15 +73,7 @@ func upRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *upOptions) (err e
 	if err != nil {
 		return err
 	}
-	d, err := g.desired(ctx, deps)
-	if err != nil {
-		return err
-	}
-	eng, err := g.connect(ctx, deps)
-	if err != nil {
-		return err
-	}
-	unlock, err := deployer.Lock(ctx, eng, d.Project.Name, o.lockTimeout)
+	d, eng, unlock, err := g.openLocked(ctx, deps, o.lockTimeout)
 	if err != nil {
 		return err
 	}

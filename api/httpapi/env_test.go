@@ -120,21 +120,14 @@ func newBenchEnv(b *testing.B) *env { return newEnvLogging(b, io.Discard) }
 
 func newEnvLogging(t testing.TB, sink io.Writer) *env {
 	t.Helper()
-	dsn := testenv.MySQL(t)
-	if err := mysql.Migrate(dsn); err != nil {
-		t.Fatal(err)
-	}
+	store, _ := testenv.Store(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	store, err := mysql.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
 	rdb, prefix := testenv.Redis(t)
 
 	e := &env{t: t, store: store, mail: &mailbox{links: map[string][]string{}}, logs: &syncBuffer{},
 		sw: newFakeStarWars(), ready: map[string]error{}}
+	var err error
 	e.tokens, err = auth.NewTokens(auth.TokensConfig{Issuer: "starwars-api", Keys: testKeys})
 	if err != nil {
 		t.Fatal(err)

@@ -13,22 +13,6 @@ import (
 	"github.com/fathat101/swdeploy/api/mysql"
 )
 
-func newStore(t *testing.T) (*mysql.Store, string) {
-	t.Helper()
-	dsn := testenv.MySQL(t)
-	if err := mysql.Migrate(dsn); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := mysql.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s, dsn
-}
-
 func TestMigrateTwiceIsNoOp(t *testing.T) {
 	dsn := testenv.MySQL(t)
 	for i := range 3 {
@@ -70,7 +54,7 @@ func TestMigrateConcurrently(t *testing.T) {
 }
 
 func TestUserLifecycle(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := testenv.Store(t)
 	ctx := context.Background()
 	created := time.Now()
 	u, err := s.CreateUser(ctx, api.User{Email: "luke@tatooine.org", PasswordHash: "h1", Role: api.RoleBasic, Created: created})
@@ -121,7 +105,7 @@ func TestUserLifecycle(t *testing.T) {
 }
 
 func TestDuplicateEmail(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := testenv.Store(t)
 	ctx := context.Background()
 	a, err := s.CreateUser(ctx, api.User{Email: "han@falcon.org", PasswordHash: "h", Role: api.RoleBasic, Created: time.Now()})
 	if err != nil {
@@ -142,7 +126,7 @@ func TestDuplicateEmail(t *testing.T) {
 }
 
 func TestConcurrentCreatesOfOneEmail(t *testing.T) {
-	s, dsn := newStore(t)
+	s, dsn := testenv.Store(t)
 	ctx := context.Background()
 	const n = 50
 	var wg sync.WaitGroup
@@ -179,7 +163,7 @@ func TestConcurrentCreatesOfOneEmail(t *testing.T) {
 }
 
 func TestSQLMetacharactersAreData(t *testing.T) {
-	s, dsn := newStore(t)
+	s, dsn := testenv.Store(t)
 	ctx := context.Background()
 	hostile := []string{
 		"o'brien@example.org",
@@ -216,7 +200,7 @@ func TestSQLMetacharactersAreData(t *testing.T) {
 func TestEmailsAreCaseSensitiveInStore(t *testing.T) {
 	// The store keeps what it is given: normalising to lower case is the
 	// domain's job, and the binary collation must not merge or confuse.
-	s, _ := newStore(t)
+	s, _ := testenv.Store(t)
 	ctx := context.Background()
 	if _, err := s.CreateUser(ctx, api.User{Email: "finn@fo.org", PasswordHash: "h", Role: api.RoleBasic, Created: time.Now()}); err != nil {
 		t.Fatal(err)
@@ -243,7 +227,7 @@ func TestUnreachableServer(t *testing.T) {
 }
 
 func TestPingAndUnavailable(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := testenv.Store(t)
 	if err := s.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,9 @@ package redis_test
 import (
 	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,71 +22,6 @@ import (
 // cacheDataDir is the shared SWAPI data set, relative to this package.
 const cacheDataDir = "../../../shared/swapi"
 
-// cacheUpstream is the local SWAPI server with a request log and switches
-// to make it fail or stall.
-type cacheUpstream struct {
-	*httptest.Server
-	fail  atomic.Bool
-	stall atomic.Int64 // ns
-
-	mu  sync.Mutex
-	log []*cacheServed
-}
-
-type cacheServed struct {
-	path       string
-	start, end time.Time
-}
-
-func startCacheUpstream(t testing.TB, opt local.Options) *cacheUpstream {
-	t.Helper()
-	ds, err := local.Load(cacheDataDir)
-	if err != nil {
-		t.Fatalf("load data set: %v", err)
-	}
-	u := &cacheUpstream{}
-	h := local.NewHandler(ds, opt)
-	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Logged on arrival: the client may have its answer before a
-		// deferred entry would be written.
-		e := &cacheServed{path: r.URL.RequestURI(), start: time.Now()}
-		u.mu.Lock()
-		u.log = append(u.log, e)
-		u.mu.Unlock()
-		defer func() {
-			u.mu.Lock()
-			e.end = time.Now()
-			u.mu.Unlock()
-		}()
-		if d := time.Duration(u.stall.Load()); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if u.fail.Load() {
-			http.Error(w, `{"detail":"boom"}`, http.StatusInternalServerError)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(u.Close)
-	return u
-}
-
-func (u *cacheUpstream) requests() []cacheServed {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	out := make([]cacheServed, len(u.log))
-	for i, e := range u.log {
-		out[i] = *e
-	}
-	return out
-}
-
-func (u *cacheUpstream) count() int { return len(u.requests()) }
-
 // cacheRecorder logs the calls made to an Upstream: the fetch plan is
 // judged on them, as the server's own log can make concurrent requests look
 // sequential when the HTTP transport reuses a freed connection for a
@@ -97,20 +29,20 @@ func (u *cacheUpstream) count() int { return len(u.requests()) }
 type cacheRecorder struct {
 	next redis.Upstream
 	mu   sync.Mutex
-	log  []cacheServed
+	log  []testenv.Served
 }
 
 func (r *cacheRecorder) Get(ctx context.Context, path string) ([]byte, error) {
 	start := time.Now()
 	defer func() {
 		r.mu.Lock()
-		r.log = append(r.log, cacheServed{path, start, time.Now()})
+		r.log = append(r.log, testenv.Served{Path: path, Start: start, End: time.Now()})
 		r.mu.Unlock()
 	}()
 	return r.next.Get(ctx, path)
 }
 
-func (r *cacheRecorder) calls() []cacheServed {
+func (r *cacheRecorder) calls() []testenv.Served {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.log)
@@ -118,7 +50,7 @@ func (r *cacheRecorder) calls() []cacheServed {
 
 // stack is the data side as main wires it: Service -> Cache -> Client.
 type stack struct {
-	up    *cacheUpstream
+	up    *testenv.Upstream
 	calls *cacheRecorder // calls from the cache to the upstream client
 	rdb   *goredis.Client
 	cache *redis.Cache
@@ -129,7 +61,7 @@ type stack struct {
 func newStack(t testing.TB, opt local.Options, cc redis.CacheConfig, sc swapi.Config) *stack {
 	t.Helper()
 	rdb, prefix := testenv.Redis(t)
-	st := &stack{up: startCacheUpstream(t, opt), rdb: rdb, reg: prometheus.NewRegistry()}
+	st := &stack{up: testenv.StartUpstream(t, cacheDataDir, opt), rdb: rdb, reg: prometheus.NewRegistry()}
 	client, err := swapi.NewClient(swapi.ClientConfig{BaseURL: st.up.URL + "/api/", RequestTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +119,7 @@ func TestCacheRepeatedReadsSkipUpstream(t *testing.T) {
 	if _, err := st.sw.Person(ctx, "17", nil); cacheCode(err) != api.CodeNotFound {
 		t.Fatalf("person 17: %v", err)
 	}
-	cold := st.up.count()
+	cold := st.up.Count()
 	if cold != 1+1+1+9+1 {
 		t.Errorf("%d upstream requests to fill the cache, want 13 (films, film, person, 9 pages, a 404)", cold)
 	}
@@ -202,7 +134,7 @@ func TestCacheRepeatedReadsSkipUpstream(t *testing.T) {
 			t.Fatalf("cached 404: %v", err)
 		}
 	}
-	if n := st.up.count(); n != cold {
+	if n := st.up.Count(); n != cold {
 		t.Errorf("%d upstream requests after the cache was warm, want none", n-cold)
 	}
 	if hits := st.counter(t, "starwars_upstream_cache_hits_total"); hits == 0 {
@@ -237,15 +169,15 @@ func TestCacheServesStaleWhenUpstreamFails(t *testing.T) {
 	if _, err := st.sw.Person(ctx, "17", nil); cacheCode(err) != api.CodeNotFound {
 		t.Fatal(err)
 	}
-	before := st.up.count()
+	before := st.up.Count()
 	if _, err := st.sw.Films(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	if st.up.count() != before+1 {
+	if st.up.Count() != before+1 {
 		t.Fatal("a stale copy was served while the upstream worked")
 	}
 
-	st.up.fail.Store(true)
+	st.up.Fail.Store(true)
 	if body, err := st.sw.Films(ctx, nil); err != nil || !bytes.Equal(body, films) {
 		t.Errorf("films with the upstream failing: %v", err)
 	}
@@ -258,16 +190,16 @@ func TestCacheServesStaleWhenUpstreamFails(t *testing.T) {
 	if _, err := st.sw.Person(ctx, "2", nil); cacheCode(err) != api.CodeUpstreamError {
 		t.Errorf("uncached person with the upstream failing: %v, want upstream-error", err)
 	}
-	st.up.fail.Store(false)
+	st.up.Fail.Store(false)
 
-	st.up.stall.Store(int64(5 * time.Second))
+	st.up.Stall.Store(int64(5 * time.Second))
 	if body, err := st.sw.Films(ctx, nil); err != nil || !bytes.Equal(body, films) {
 		t.Errorf("films with the upstream stalled: %v", err)
 	}
 	if _, err := st.sw.Person(ctx, "3", nil); cacheCode(err) != api.CodeUpstreamTimeout {
 		t.Errorf("uncached person with the upstream stalled: %v, want upstream-timeout", err)
 	}
-	st.up.stall.Store(0)
+	st.up.Stall.Store(0)
 	if stale := st.counter(t, "starwars_upstream_cache_stale_total"); stale != 4 {
 		t.Errorf("%v stale copies counted, want 4", stale)
 	}
@@ -284,13 +216,13 @@ func TestCacheCollapsesConcurrentMisses(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := st.up.count(); n != 1 {
+	if n := st.up.Count(); n != 1 {
 		t.Errorf("%d upstream requests for 20 concurrent misses, want 1", n)
 	}
 }
 
 func TestCacheWithoutRedis(t *testing.T) {
-	up := startCacheUpstream(t, local.Options{})
+	up := testenv.StartUpstream(t, cacheDataDir, local.Options{})
 	// Nothing listens on port 1: every Redis call fails fast.
 	rdb := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer rdb.Close()
@@ -324,17 +256,17 @@ func TestCacheColdListIsOneRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := st.calls.calls()
-	latest := log[0].start
-	earliest := log[0].end
+	latest := log[0].Start
+	earliest := log[0].End
 	for _, r := range log {
-		latest = later(latest, r.start)
-		earliest = earlier(earliest, r.end)
+		latest = later(latest, r.Start)
+		earliest = earlier(earliest, r.End)
 	}
 	// One round trip: every page was asked for before any was answered.
 	if len(log) != 9 || latest.After(earliest) {
 		t.Errorf("%d calls; last started %v after the first answer", len(log), latest.Sub(earliest))
 	}
-	if n := st.up.count(); n != 9 {
+	if n := st.up.Count(); n != 9 {
 		t.Errorf("the upstream served %d requests, want 9", n)
 	}
 }
@@ -356,7 +288,7 @@ func earlier(a, b time.Time) time.Time {
 func TestNewCacheRejectsDuplicateMetrics(t *testing.T) {
 	rdb, _ := testenv.Redis(t)
 	reg := prometheus.NewRegistry()
-	up := startCacheUpstream(t, local.Options{})
+	up := testenv.StartUpstream(t, cacheDataDir, local.Options{})
 	client, _ := swapi.NewClient(swapi.ClientConfig{BaseURL: up.URL + "/api/"})
 	if _, err := redis.NewCache(rdb, client, redis.CacheConfig{Registerer: reg}); err != nil {
 		t.Fatal(err)

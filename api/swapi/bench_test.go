@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fathat101/swdeploy/api/internal/testenv"
 	"github.com/fathat101/swdeploy/api/swapi/local"
 )
 
@@ -35,7 +36,7 @@ func (m *memFetcher) Get(ctx context.Context, path string) ([]byte, error) {
 }
 
 func benchService(b *testing.B, ttl int) *Service {
-	up := startUpstream(b, local.Options{})
+	up := testenv.StartUpstream(b, dataDir, local.Options{})
 	c, err := NewClient(ClientConfig{BaseURL: up.URL + "/api/"})
 	if err != nil {
 		b.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fathat101/swdeploy/api"
+	"github.com/fathat101/swdeploy/api/internal/testenv"
 	"github.com/fathat101/swdeploy/api/swapi/local"
 )
 
@@ -88,7 +89,7 @@ func reversed(s []string) []string {
 }
 
 func TestPeopleQueries(t *testing.T) {
-	up := startUpstream(t, local.Options{})
+	up := testenv.StartUpstream(t, dataDir, local.Options{})
 	s := newTestService(t, up.URL, Config{})
 	all, _ := loadPeople(t)
 	height := func(p person) string { return p.Height }
@@ -162,7 +163,7 @@ func TestPeopleQueries(t *testing.T) {
 }
 
 func TestSortPutsUnknownLast(t *testing.T) {
-	up := startUpstream(t, local.Options{})
+	up := testenv.StartUpstream(t, dataDir, local.Options{})
 	s := newTestService(t, up.URL, Config{})
 	for _, order := range []string{"asc", "desc"} {
 		body, err := s.People(t.Context(), query(t, "sort_by=height&max_items=100&sort_order="+order))
@@ -183,7 +184,7 @@ func TestSortPutsUnknownLast(t *testing.T) {
 }
 
 func TestPeopleKeepsUpstreamShape(t *testing.T) {
-	up := startUpstream(t, local.Options{})
+	up := testenv.StartUpstream(t, dataDir, local.Options{})
 	s := newTestService(t, up.URL, Config{})
 	_, raws := loadPeople(t)
 	body, err := s.People(t.Context(), query(t, "max_items=82"))
@@ -221,7 +222,7 @@ func keys(t *testing.T, raw []byte) []string {
 }
 
 func TestOptions(t *testing.T) {
-	up := startUpstream(t, local.Options{})
+	up := testenv.StartUpstream(t, dataDir, local.Options{})
 	s := newTestService(t, up.URL, Config{})
 	personKeys := []string{"name", "height", "mass", "hair_color", "skin_color", "eye_color", "birth_year",
 		"gender", "homeworld", "films", "species", "vehicles", "starships", "created", "edited", "url"}
@@ -282,7 +283,7 @@ func code(err error) (string, string) {
 }
 
 func TestErrors(t *testing.T) {
-	up := startUpstream(t, local.Options{})
+	up := testenv.StartUpstream(t, dataDir, local.Options{})
 	s := newTestService(t, up.URL, Config{})
 	ctx := t.Context()
 	tests := []struct {
@@ -324,16 +325,16 @@ func TestErrors(t *testing.T) {
 		})
 	}
 	// Bad requests are refused before anything is fetched.
-	up.reset()
+	up.Reset()
 	_, _ = s.People(ctx, query(t, "sort_by=films"))
 	_, _ = s.Person(ctx, "../films/1", nil)
-	if n := up.count(); n != 0 {
+	if n := up.Count(); n != 0 {
 		t.Errorf("%d upstream requests for invalid queries", n)
 	}
 }
 
 func TestSingleObjects(t *testing.T) {
-	up := startUpstream(t, local.Options{})
+	up := testenv.StartUpstream(t, dataDir, local.Options{})
 	s := newTestService(t, up.URL, Config{})
 	body, err := s.Person(t.Context(), "4", nil)
 	if err != nil {
@@ -365,7 +366,7 @@ func TestSingleObjects(t *testing.T) {
 // trips is the longest chain of calls each starting after the previous one
 // returned. The upstream answers each request after 50 ms.
 func TestColdListIsOneRoundTrip(t *testing.T) {
-	up := startUpstream(t, local.Options{Latency: 50 * time.Millisecond})
+	up := testenv.StartUpstream(t, dataDir, local.Options{Latency: 50 * time.Millisecond})
 	tests := []struct {
 		query    string
 		requests int
@@ -381,7 +382,7 @@ func TestColdListIsOneRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
 			s, rec := newRecordingService(t, up.URL, Config{}) // cold: knows no count
-			up.reset()
+			up.Reset()
 			if _, err := s.People(t.Context(), query(t, tt.query)); err != nil {
 				t.Fatal(err)
 			}
@@ -389,7 +390,7 @@ func TestColdListIsOneRoundTrip(t *testing.T) {
 			if len(calls) != tt.requests || depth(calls) != tt.depth {
 				t.Errorf("%d calls in %d round trips, want %d in %d: %v", len(calls), depth(calls), tt.requests, tt.depth, calls)
 			}
-			if n := up.count(); n != tt.requests {
+			if n := up.Count(); n != tt.requests {
 				t.Errorf("the upstream served %d requests, want %d", n, tt.requests)
 			}
 		})
@@ -409,7 +410,7 @@ func TestColdListIsOneRoundTrip(t *testing.T) {
 }
 
 func TestUpstreamFailures(t *testing.T) {
-	up := startUpstream(t, local.Options{})
+	up := testenv.StartUpstream(t, dataDir, local.Options{})
 	// A test-level deadline far beyond the configured timeouts turns a
 	// hang into a failure instead of a stuck test.
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
@@ -429,15 +430,15 @@ func TestUpstreamFailures(t *testing.T) {
 			t.Errorf("%s: got %s, want %s", name, got, want)
 		}
 	}
-	up.fail.Store(true)
+	up.Fail.Store(true)
 	check("people 500", api.CodeUpstreamError, func() ([]byte, error) { return s.People(ctx, nil) })
 	check("sorted people 500", api.CodeUpstreamError, func() ([]byte, error) { return s.People(ctx, query(t, "sort_by=name")) })
 	check("film 500", api.CodeUpstreamError, func() ([]byte, error) { return s.Film(ctx, "1", nil) })
-	up.fail.Store(false)
-	up.stall.Store(int64(5 * time.Second))
+	up.Fail.Store(false)
+	up.Stall.Store(int64(5 * time.Second))
 	check("people stalled", api.CodeUpstreamTimeout, func() ([]byte, error) { return s.People(ctx, query(t, "max_items=82")) })
 	check("person stalled", api.CodeUpstreamTimeout, func() ([]byte, error) { return s.Person(ctx, "1", nil) })
-	up.stall.Store(0)
+	up.Stall.Store(0)
 	if err := ctx.Err(); err != nil {
 		t.Fatalf("calls outlived their timeouts: %v", err)
 	}
@@ -448,15 +449,15 @@ func TestUpstreamFailures(t *testing.T) {
 	check("wrong root", api.CodeUpstreamError, func() ([]byte, error) { return wrong.People(ctx, nil) })
 
 	// Nothing listens here any more: a refused connection is an upstream error.
-	dead := startUpstream(t, local.Options{})
+	dead := testenv.StartUpstream(t, dataDir, local.Options{})
 	dead.Close()
 	d := newTestService(t, dead.URL, Config{})
 	check("refused", api.CodeUpstreamError, func() ([]byte, error) { return d.Films(ctx, nil) })
 }
 
 func TestCallerLeavingStopsWaiting(t *testing.T) {
-	up := startUpstream(t, local.Options{})
-	up.stall.Store(int64(3 * time.Second))
+	up := testenv.StartUpstream(t, dataDir, local.Options{})
+	up.Stall.Store(int64(3 * time.Second))
 	s := newTestService(t, up.URL, Config{})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -476,7 +477,7 @@ func TestCallerLeavingStopsWaiting(t *testing.T) {
 }
 
 func TestResponseCache(t *testing.T) {
-	up := startUpstream(t, local.Options{Latency: 20 * time.Millisecond})
+	up := testenv.StartUpstream(t, dataDir, local.Options{Latency: 20 * time.Millisecond})
 	s := newTestService(t, up.URL, Config{ResponseTTL: time.Minute})
 	ctx := t.Context()
 	// Concurrent cold calls for one query share one build.
@@ -489,7 +490,7 @@ func TestResponseCache(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := up.count(); n != 1 {
+	if n := up.Count(); n != 1 {
 		t.Errorf("%d upstream requests for 20 concurrent reads, want 1", n)
 	}
 	first, _ := s.Films(ctx, nil)
@@ -501,14 +502,14 @@ func TestResponseCache(t *testing.T) {
 	}
 	_, _ = s.Person(ctx, "17", nil)
 	_, _ = s.Person(ctx, "17", nil)
-	if n := up.count(); n != 2 {
+	if n := up.Count(); n != 2 {
 		t.Errorf("%d upstream requests, want 2 (films page 1, person 17 once)", n)
 	}
 	// Filter order does not matter; batch_size does not change the answer.
 	_, _ = s.People(ctx, query(t, "filters=gender:eq:male&filters=height:gte:180"))
-	n := up.count()
+	n := up.Count()
 	_, _ = s.People(ctx, query(t, "filters=height:gte:180&filters=gender:eq:male&batch_size=20"))
-	if up.count() != n {
+	if up.Count() != n {
 		t.Error("an equivalent query was not served from the cache")
 	}
 }

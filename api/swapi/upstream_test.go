@@ -3,103 +3,29 @@ package swapi
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/fathat101/swdeploy/api/swapi/local"
+	"github.com/fathat101/swdeploy/api/internal/testenv"
 )
 
 // dataDir is the shared data set, relative to this package's folder.
 const dataDir = "../../../shared/swapi"
 
-// upstream is the local SWAPI server over the shared data set, with a log
-// of the requests it served and switches to make it fail or stall.
-type upstream struct {
-	*httptest.Server
-	fail  atomic.Bool  // answer 500
-	stall atomic.Int64 // extra delay in ns
-
-	mu  sync.Mutex
-	log []*served
-}
-
-type served struct {
-	path       string
-	start, end time.Time
-}
-
-func startUpstream(t testing.TB, opt local.Options) *upstream {
-	t.Helper()
-	ds, err := local.Load(dataDir)
-	if err != nil {
-		t.Fatalf("load data set: %v", err)
-	}
-	u := &upstream{}
-	h := local.NewHandler(ds, opt)
-	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Logged on arrival: the client may have its answer before a
-		// deferred entry would be written.
-		e := &served{path: r.URL.RequestURI(), start: time.Now()}
-		u.mu.Lock()
-		u.log = append(u.log, e)
-		u.mu.Unlock()
-		defer func() {
-			u.mu.Lock()
-			e.end = time.Now()
-			u.mu.Unlock()
-		}()
-		if d := time.Duration(u.stall.Load()); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if u.fail.Load() {
-			http.Error(w, `{"detail":"boom"}`, http.StatusInternalServerError)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(u.Close)
-	return u
-}
-
-func (u *upstream) requests() []served {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	out := make([]served, len(u.log))
-	for i, e := range u.log {
-		out[i] = *e
-	}
-	return out
-}
-
-func (u *upstream) count() int { return len(u.requests()) }
-
-func (u *upstream) reset() {
-	u.mu.Lock()
-	u.log = nil
-	u.mu.Unlock()
-}
-
 // depth is the longest chain of requests each of which started after the
 // previous one had been answered: the number of sequential round trips.
-func depth(log []served) int {
+func depth(log []testenv.Served) int {
 	log = slices.Clone(log)
-	slices.SortFunc(log, func(a, b served) int { return a.start.Compare(b.start) })
+	slices.SortFunc(log, func(a, b testenv.Served) int { return a.Start.Compare(b.Start) })
 	best := 0
 	d := make([]int, len(log))
 	for i := range log {
 		d[i] = 1
 		for j := range i {
-			if !log[j].end.After(log[i].start) {
+			if !log[j].End.After(log[i].Start) {
 				d[i] = max(d[i], d[j]+1)
 			}
 		}
@@ -116,20 +42,20 @@ func depth(log []served) int {
 type recorder struct {
 	next Fetcher
 	mu   sync.Mutex
-	log  []served
+	log  []testenv.Served
 }
 
 func (r *recorder) Get(ctx context.Context, path string) ([]byte, error) {
 	start := time.Now()
 	defer func() {
 		r.mu.Lock()
-		r.log = append(r.log, served{path, start, time.Now()})
+		r.log = append(r.log, testenv.Served{Path: path, Start: start, End: time.Now()})
 		r.mu.Unlock()
 	}()
 	return r.next.Get(ctx, path)
 }
 
-func (r *recorder) calls() []served {
+func (r *recorder) calls() []testenv.Served {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.log)
