@@ -82,6 +82,14 @@ func upRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *upOptions) (err e
 	if err != nil {
 		return err
 	}
+	// The closing line must come after the live view has ended, or its
+	// last redraw would cover it: deferred first, it runs last.
+	var closing string
+	defer func() {
+		if err == nil && closing != "" {
+			fmt.Fprintln(deps.Streams.ErrOut, closing)
+		}
+	}()
 	// Ends the live view before any error is printed, and writes the JSON
 	// summary whatever the outcome.
 	defer finishUp(deps, o.format, p, rep, time.Now(), &err)
@@ -103,7 +111,7 @@ func upRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *upOptions) (err e
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(deps.Streams.ErrOut, "Project %s is up (%d action(s) in %.1fs).\n", p.Project, len(p.Actions), time.Since(start).Seconds())
+	closing = fmt.Sprintf("Project %s is up (%d action(s) in %.1fs).", p.Project, len(p.Actions), time.Since(start).Seconds())
 	return nil
 }
 
