@@ -37,10 +37,6 @@ type discard struct{}
 
 func (discard) Report(Event) {}
 
-// ReporterFunc adapts a function to Reporter.
-type ReporterFunc func(Event)
-
-func (f ReporterFunc) Report(e Event) { f(e) }
 
 func emit(r Reporter, action, object string, status Status, detail string) {
 	r.Report(Event{Time: time.Now(), Action: action, Object: object, Status: status, Detail: detail})

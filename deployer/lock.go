@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -143,8 +142,3 @@ func holder() string {
 	return name + "@" + host + " (pid " + strconv.Itoa(os.Getpid()) + ")"
 }
 
-// IsLocked reports whether err says the project is locked.
-func IsLocked(err error) bool {
-	var le *LockedError
-	return errors.As(err, &le)
-}

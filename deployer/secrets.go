@@ -12,10 +12,8 @@ import (
 	"io"
 	"io/fs"
 	"math/big"
-	"os"
 	"path"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -399,9 +397,6 @@ func secretsSummary(secrets map[string]ResolvedSecret) []ResolvedSecret {
 	for _, k := range sortedKeys(secrets) {
 		out = append(out, secrets[k])
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
 
-// ReadFileFunc reads operator-provided secret files from the client's disk.
-func ReadFileFunc(name string) ([]byte, error) { return os.ReadFile(name) }

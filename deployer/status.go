@@ -74,13 +74,3 @@ func dedupe(list []string) []string {
 	return out
 }
 
-// ServiceNames returns the distinct services in a status list.
-func ServiceNames(st []ServiceStatus) []string {
-	var names []string
-	for _, s := range st {
-		if len(names) == 0 || names[len(names)-1] != s.Service {
-			names = append(names, s.Service)
-		}
-	}
-	return names
-}
