@@ -37,7 +37,6 @@ type discard struct{}
 
 func (discard) Report(Event) {}
 
-
 func emit(r Reporter, action, object string, status Status, detail string) {
 	r.Report(Event{Time: time.Now(), Action: action, Object: object, Status: status, Detail: detail})
 }

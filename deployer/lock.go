@@ -141,4 +141,3 @@ func holder() string {
 	host, _ := os.Hostname()
 	return name + "@" + host + " (pid " + strconv.Itoa(os.Getpid()) + ")"
 }
-

@@ -399,4 +399,3 @@ func secretsSummary(secrets map[string]ResolvedSecret) []ResolvedSecret {
 	}
 	return out
 }
-

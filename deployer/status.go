@@ -73,4 +73,3 @@ func dedupe(list []string) []string {
 	}
 	return out
 }
-
