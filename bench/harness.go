@@ -27,8 +27,8 @@ import (
 type Config struct {
 	Repo      string // repository root (holds go.mod and stack/)
 	SwapiData string // the SWAPI data set (default: ../shared/swapi beside the repository)
-	Out   string // folder for the Markdown files
-	Smoke bool   // one short run of everything: for CI, numbers mean nothing
+	Out       string // folder for the Markdown files
+	Smoke     bool   // one short run of everything: for CI, numbers mean nothing
 
 	Runs          int           // repetitions of each compared operation (cold up, no-op up, rollout, down)
 	NoopPerRun    int           // no-op ups per run and tool

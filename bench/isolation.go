@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os/exec"
@@ -57,9 +58,22 @@ func (h *Harness) tcpFromNetwork(ctx context.Context, p *Project, netName string
 // or Redis and that nothing on it reaches out.
 func (h *Harness) isolation(ctx context.Context, p *Project) (*Table, error) {
 	t := &Table{Head: []string{"from", "to", "expected", "got", "as expected"}}
+	w := map[bool]string{true: "connects", false: "no connection"}
 	add := func(from, to string, want, got bool) {
-		w := map[bool]string{true: "connects", false: "no connection"}
 		t.Add(from, to, w[want], w[got], yesNo(want == got))
+	}
+	// addTalk records a probe that also read what the server said, so that
+	// a connection is known to have reached the database itself.
+	addTalk := func(from, to string, a talk) {
+		got := w[a.connected]
+		if a.connected {
+			if a.answer != "" {
+				got += ", and the server answered: " + a.answer
+			} else {
+				got += ", but no answer in 2 s"
+			}
+		}
+		t.Add(from, to, w[false], got, yesNo(!a.connected))
 	}
 	cs, err := p.Containers(ctx)
 	if err != nil {
@@ -98,28 +112,48 @@ func (h *Harness) isolation(ctx context.Context, p *Project) (*Table, error) {
 			strings.Join(nets, ", ")+"; published: "+fmt.Sprint(len(published)), yesNo(okNets && len(published) == 0))
 	}
 
-	// Outside -> in.
+	// Outside -> in. Traffic must never leave this machine: an address is
+	// tried only when the host has an address in its subnet (so the packet
+	// stays on a local bridge). Without one, the only route to it leads
+	// off the machine: nothing is sent, and that is the isolation itself.
 	for _, svc := range []string{"mysql", "redis"} {
 		addr := cs[svc].Networks[internal]
+		own := hostAddrsIn(addr)
+		t.Add("host", "its own addresses in the subnet of "+svc+" "+addr, "none", orNone(own), yesNo(len(own) == 0))
 		target := net.JoinHostPort(addr, fmt.Sprint(db[svc]))
-		conn, err := net.DialTimeout("tcp", target, 3*time.Second)
-		if err == nil {
-			conn.Close()
+		if !onThisMachine(addr) {
+			t.Add("host", svc+" "+target, w[false], "not sent: no route to it stays on this machine", "yes")
+			continue
 		}
-		add("host", svc+" "+target, false, err == nil)
+		addTalk("host", svc+" "+target, hostTalk(target))
 	}
 	var fromPublic []string
 	for _, svc := range []string{"mysql", "redis"} {
-		fromPublic = append(fromPublic, net.JoinHostPort(cs[svc].Networks[internal], fmt.Sprint(db[svc])),
-			net.JoinHostPort("starwars-"+svc, fmt.Sprint(db[svc])))
+		addr := cs[svc].Networks[internal]
+		if onThisMachine(addr) {
+			fromPublic = append(fromPublic, net.JoinHostPort(addr, fmt.Sprint(db[svc])))
+		} else {
+			// From the public network the packet would go to the host and
+			// out by its default route: not sent.
+			t.Add("a container on "+public, svc+" "+net.JoinHostPort(addr, fmt.Sprint(db[svc])), w[false],
+				"not sent: its only route goes through the host, which has no address on "+internal, "yes")
+		}
+	}
+	// (No probe by name: a name the embedded DNS does not know would be
+	// forwarded to the host's resolvers.)
+	if len(fromPublic) > 0 {
+		talks, err := h.talkFromNetwork(ctx, p, public, fromPublic)
+		if err != nil {
+			return nil, err
+		}
+		for _, target := range fromPublic {
+			addTalk("a container on "+public, target, talks[target])
+		}
 	}
 	apiAddr := net.JoinHostPort(cs["api"].Networks[public], "5003")
-	got, err := h.tcpFromNetwork(ctx, p, public, append(fromPublic, apiAddr))
+	got, err := h.tcpFromNetwork(ctx, p, public, []string{apiAddr})
 	if err != nil {
 		return nil, err
-	}
-	for _, target := range fromPublic {
-		add("a container on "+public, target, false, got[target])
 	}
 	add("a container on "+public+" (control)", "api "+apiAddr, true, got[apiAddr])
 	ctl := net.JoinHostPort(cs["mysql"].Networks[internal], "3306")
@@ -153,7 +187,7 @@ func (h *Harness) isolation(ctx context.Context, p *Project) (*Table, error) {
 	seen := map[string]bool{}
 	for _, n := range nets {
 		for _, c := range n.IPAM.Config {
-			if c.Gateway != "" && !strings.Contains(c.Gateway, ":") && !seen[c.Gateway] {
+			if c.Gateway != "" && !strings.Contains(c.Gateway, ":") && !seen[c.Gateway] && hostOwns(c.Gateway) {
 				seen[c.Gateway] = true
 				gateways = append(gateways, c.Gateway)
 			}
@@ -178,7 +212,7 @@ func (h *Harness) isolation(ctx context.Context, p *Project) (*Table, error) {
 	before = accepted.Load()
 	var outTargets []string
 	for svc, c := range cs {
-		if a := c.Networks[public]; a != "" && svc != "mysql" && svc != "redis" {
+		if a := c.Networks[public]; a != "" && svc != "mysql" && svc != "redis" && onThisMachine(a) {
 			for _, port := range exposedPorts(ctx, h, c.ID) {
 				outTargets = append(outTargets, svc+" "+net.JoinHostPort(a, port))
 			}
@@ -226,4 +260,155 @@ func exposedPorts(ctx context.Context, h *Harness, id string) []string {
 	}
 	sort.Strings(ports)
 	return ports
+}
+
+// talk is a connection attempt that also read the first bytes the server sent.
+type talk struct {
+	connected bool
+	answer    string // printable start of the answer
+}
+
+func printable(b []byte) string {
+	var o strings.Builder
+	for _, c := range b {
+		if c >= 0x20 && c < 0x7f {
+			o.WriteByte(c)
+		} else {
+			o.WriteByte('.')
+		}
+	}
+	return "`" + strings.ReplaceAll(o.String(), "`", "'") + "`"
+}
+
+func hostTalk(target string) talk {
+	conn, err := net.DialTimeout("tcp", target, 3*time.Second)
+	if err != nil {
+		return talk{}
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(2 * time.Second))
+	conn.Write([]byte("PING\r\n"))
+	buf := make([]byte, 40)
+	n, _ := conn.Read(buf)
+	a := talk{connected: true}
+	if n > 0 {
+		a.answer = printable(buf[:n])
+	}
+	return a
+}
+
+// talkFromNetwork connects to each target from a throwaway container on
+// netName, sends PING and prints what came back (hex), all at once.
+func (h *Harness) talkFromNetwork(ctx context.Context, p *Project, netName string, targets []string) (map[string]talk, error) {
+	var parts []string
+	for i, t := range targets {
+		host, port, _ := net.SplitHostPort(t)
+		parts = append(parts, fmt.Sprintf(`(if timeout 3 bash -c 'exec 3<>/dev/tcp/%s/%s' 2>/dev/null; then timeout 3 bash -c 'exec 3<>/dev/tcp/%s/%s; printf "PING\r\n" >&3; timeout 2 head -c 40 <&3' 2>/dev/null | od -An -tx1 | tr -d ' \n' >/tmp/a%d; echo "OK %s $(cat /tmp/a%d)"; else echo "NO %s"; fi) &`,
+			host, port, host, port, i, t, i, t))
+	}
+	out, err := exec.CommandContext(ctx, "docker", "run", "--rm", "--network", netName,
+		"--label", "com.docker.compose.project="+p.Name, "--label", labelBench+"=1",
+		"--entrypoint", "bash", "swdeploy-offline/mysql:8.4", "-c", strings.Join(parts, " ")+" wait").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("probe container on %s: %v\n%s", netName, err, out)
+	}
+	res := map[string]talk{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		a := talk{connected: f[0] == "OK"}
+		if len(f) == 3 {
+			if b, err := hex.DecodeString(f[2]); err == nil && len(b) > 0 {
+				a.answer = printable(b)
+			}
+		}
+		res[f[1]] = a
+	}
+	if len(res) != len(targets) {
+		return nil, fmt.Errorf("probe container on %s answered for %d of %d targets:\n%s", netName, len(res), len(targets), out)
+	}
+	return res, nil
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// hostNets are the subnets of this machine's own IPv4 addresses.
+func hostNets() []*net.IPNet {
+	var out []*net.IPNet
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// onThisMachine tells whether packets to ip stay on this machine: it is
+// loopback or in the subnet of one of the host's own addresses (a local
+// bridge). Anything else would be routed off the machine.
+func onThisMachine(ip string) bool {
+	a := net.ParseIP(ip)
+	if a == nil {
+		return false
+	}
+	if a.IsLoopback() {
+		return true
+	}
+	for _, n := range hostNets() {
+		if n.Contains(a) && !n.IP.IsLoopback() && !isDefaultRouteNet(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// isDefaultRouteNet tells whether n is the subnet of an interface that
+// leads off the machine (one that is not a Docker bridge or loopback).
+func isDefaultRouteNet(n *net.IPNet) bool {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return true
+	}
+	for _, i := range ifs {
+		addrs, _ := i.Addrs()
+		for _, a := range addrs {
+			if in, ok := a.(*net.IPNet); ok && in.String() == n.String() {
+				return !(strings.HasPrefix(i.Name, "br-") || strings.HasPrefix(i.Name, "docker") || i.Flags&net.FlagLoopback != 0)
+			}
+		}
+	}
+	return true
+}
+
+// hostOwns tells whether ip is one of the host's own bridge addresses.
+func hostOwns(ip string) bool {
+	for _, n := range hostNets() {
+		if n.IP.String() == ip && !isDefaultRouteNet(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostAddrsIn lists the host's own addresses in the subnet that holds ip.
+func hostAddrsIn(ip string) []string {
+	a := net.ParseIP(ip)
+	var out []string
+	for _, n := range hostNets() {
+		if a != nil && n.Contains(a) && !isDefaultRouteNet(n) {
+			out = append(out, n.IP.String())
+		}
+	}
+	return out
 }

@@ -71,14 +71,14 @@ const (
 // Project is one deployment of the stack (plus the swapi stand-in) on the
 // engine, driven by one tool, with a name and published port of its own.
 type Project struct {
-	h     *Harness
-	Tool  Tool
-	Name  string
-	Port  int
+	h      *Harness
+	Tool   Tool
+	Name   string
+	Port   int
 	Image  string            // the API image this project builds
 	Images []string          // every image this project builds (API first)
 	images string            // the Compose file that names them
-	Env   map[string]string // more variables for the Compose file (STARWARS_SMTP_FROM, ...)
+	Env    map[string]string // more variables for the Compose file (STARWARS_SMTP_FROM, ...)
 }
 
 var projectSeq int

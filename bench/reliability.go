@@ -227,9 +227,10 @@ func (h *Harness) Reliability(ctx context.Context) (*Report, error) {
 	s3.Tables = append(s3.Tables, fz, hostile)
 	s3.After = append(s3.After, "Tokens for the algorithm and expiry cases were signed with the deployment's real access secret (the harness provided it), so only the algorithm or the expiry is wrong.")
 
-	s5 := rep.Section("5. Isolation", "Only this machine's addresses are used: container addresses and the host's Docker bridge addresses. "+
-		"From outside the internal network: the host and a container on the public network try MySQL and Redis. From inside: MySQL and Redis try a listener on every host bridge address and the containers on the public network. "+
-		"Controls show that each probe can connect where it should.")
+	s5 := rep.Section("5. Isolation", "Only this machine's addresses are used: container addresses on local bridges, and the host's own bridge addresses. "+
+		"From outside the internal network: the host and a container on the public network try MySQL and Redis at their addresses, and read what answers (MySQL greets, Redis is sent PING), "+
+		"but only where a packet can stay on this machine: when the host has no address on the internal network, the only route to it leads off the machine, so nothing is sent and the row says so. "+
+		"From inside: MySQL and Redis try a listener on every bridge address the host holds, and the containers on the public network. Controls show that each probe connects where it should.")
 	s5.Tables = append(s5.Tables, iso)
 	return rep, nil
 }

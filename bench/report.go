@@ -16,8 +16,8 @@ import (
 // Machine is what the report says about where it ran.
 type Machine struct {
 	Date, Commit, CPU, Kernel, Engine, Compose, Wrk, Go, Swdeploy string
-	Cores                                                       int
-	MemGiB                                                      float64
+	Cores                                                         int
+	MemGiB                                                        float64
 }
 
 func machineInfo(ctx context.Context, h *Harness) Machine {
