@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/docker/docker/api/types/network"
@@ -162,23 +161,12 @@ func (h *Harness) isolation(ctx context.Context, p *Project) (*Table, error) {
 	add("api (control: on both networks, /readyz)", "mysql and redis", true, err == nil && r.Status == 200)
 
 	// Inside -> out: a listener on every host bridge address.
-	l, err := net.Listen("tcp", "0.0.0.0:0")
+	l, err := ListenCounting()
 	if err != nil {
 		return nil, err
 	}
 	defer l.Close()
-	var accepted atomic.Int32
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
-	port := l.Addr().(*net.TCPAddr).Port
+	port := l.Port()
 	nets, err := h.engine.NetworkList(ctx, network.ListOptions{})
 	if err != nil {
 		return nil, err
@@ -202,14 +190,14 @@ func (h *Harness) isolation(ctx context.Context, p *Project) (*Table, error) {
 	if len(pnet.IPAM.Config) > 0 {
 		pubGW = pnet.IPAM.Config[0].Gateway
 	}
-	before := accepted.Load()
+	before := l.Accepted()
 	ctlTarget := net.JoinHostPort(pubGW, fmt.Sprint(port))
 	got, err = h.tcpFromNetwork(ctx, p, public, []string{ctlTarget})
 	if err != nil {
 		return nil, err
 	}
-	add("a container on "+public+" (control)", "host listener "+ctlTarget, true, got[ctlTarget] && accepted.Load() > before)
-	before = accepted.Load()
+	add("a container on "+public+" (control)", "host listener "+ctlTarget, true, got[ctlTarget] && l.Accepted() > before)
+	before = l.Accepted()
 	var outTargets []string
 	for svc, c := range cs {
 		if a := c.Networks[public]; a != "" && svc != "mysql" && svc != "redis" && onThisMachine(a) {
@@ -242,7 +230,7 @@ func (h *Harness) isolation(ctx context.Context, p *Project) (*Table, error) {
 			add(svc, "public network: "+tg, false, got[strings.Fields(tg)[1]])
 		}
 	}
-	leaked := accepted.Load() - before
+	leaked := l.Accepted() - before
 	t.Add("mysql, redis", "connections the host listener accepted from them", "0", fmt.Sprint(leaked), yesNo(leaked == 0))
 	return t, nil
 }

@@ -4,14 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/docker/docker/api/types/network"
+
+	"github.com/fathat101/swdeploy/bench"
 )
 
 // TestStackLifecycle takes one project through the life a user gives it:
@@ -150,23 +150,12 @@ func login(t *testing.T, d *deployment, email, password string) string {
 // both databases.
 func checkIsolation(t *testing.T, d *deployment) {
 	ctx := context.Background()
-	l, err := net.Listen("tcp", "0.0.0.0:0")
+	l, err := bench.ListenCounting()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	var accepted atomic.Int32
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
-	port := l.Addr().(*net.TCPAddr).Port
+	port := l.Port()
 
 	var hostAddrs []string
 	nets, err := engine.NetworkList(ctx, network.ListOptions{})
@@ -203,7 +192,7 @@ func checkIsolation(t *testing.T, d *deployment) {
 	if out, err := ctl.CombinedOutput(); err != nil {
 		t.Fatalf("control container on the public network cannot reach %s:%d: %v %s", publicGateway, port, err, out)
 	}
-	controlHits := accepted.Load()
+	controlHits := l.Accepted()
 
 	for _, svc := range []string{"mysql", "redis"} {
 		name := d.project + "-" + svc + "-1"
@@ -214,7 +203,7 @@ func checkIsolation(t *testing.T, d *deployment) {
 			}
 		}
 	}
-	if got := accepted.Load(); got != controlHits {
+	if got := l.Accepted(); got != controlHits {
 		t.Errorf("the listener accepted %d connection(s) from the internal network", got-controlHits)
 	}
 	code, body := call(t, "GET", d.url("/readyz"), "", nil)
