@@ -278,3 +278,20 @@ func call(t *testing.T, method, url, token string, body any) (int, map[string]an
 	}
 	return resp.StatusCode, out
 }
+
+// containerStatus is one row of `swdeploy status --format json`.
+type containerStatus struct{ Service, State, Health string }
+
+// status runs `swdeploy status --format json` and returns its rows and the
+// raw output (for failure messages).
+func (d *deployment) status(t *testing.T) ([]containerStatus, string) {
+	t.Helper()
+	out := d.must("status", "--format", "json")
+	var st struct {
+		Containers []containerStatus `json:"containers"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status json: %v\n%s", err, out)
+	}
+	return st.Containers, out
+}

@@ -26,15 +26,9 @@ func newSmallDeployment(t *testing.T, env ...string) *deployment {
 // smallStackStatus checks that both services run, cache healthy.
 func smallStackStatus(t *testing.T, d *deployment) {
 	t.Helper()
-	out := d.must("status", "--format", "json")
-	var st struct {
-		Containers []struct{ Service, State, Health string } `json:"containers"`
-	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatalf("status json: %v\n%s", err, out)
-	}
+	containers, _ := d.status(t)
 	got := map[string]string{}
-	for _, c := range st.Containers {
+	for _, c := range containers {
 		got[c.Service] = c.State + "/" + c.Health
 	}
 	if got["cache"] != "running/healthy" || got["worker"] != "running/" {

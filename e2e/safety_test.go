@@ -279,15 +279,11 @@ func assertAllLabelled(t *testing.T, d *deployment) {
 
 func assertHealthy(t *testing.T, d *deployment, n int) {
 	t.Helper()
-	out := d.must("status", "--format", "json")
-	var st struct {
-		Containers []struct{ Service, State, Health string } `json:"containers"`
-	}
-	json.Unmarshal([]byte(out), &st)
-	if len(st.Containers) < n {
+	containers, out := d.status(t)
+	if len(containers) < n {
 		t.Fatalf("want %d containers, got %s", n, out)
 	}
-	for _, c := range st.Containers {
+	for _, c := range containers {
 		if c.State != "running" || (c.Health != "healthy" && c.Health != "") {
 			t.Errorf("%s: %s/%s", c.Service, c.State, c.Health)
 		}

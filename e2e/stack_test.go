@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os/exec"
 	"regexp"
@@ -92,17 +91,11 @@ func TestStackLifecycle(t *testing.T) {
 
 func assertAllHealthy(t *testing.T, d *deployment) {
 	t.Helper()
-	out := d.must("status", "--format", "json")
-	var st struct {
-		Containers []struct{ Service, State, Health string } `json:"containers"`
-	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatalf("status json: %v\n%s", err, out)
-	}
-	if len(st.Containers) != 5 {
+	containers, out := d.status(t)
+	if len(containers) != 5 {
 		t.Fatalf("want 5 containers (edge, api, mysql, redis, swapi), got %s", out)
 	}
-	for _, c := range st.Containers {
+	for _, c := range containers {
 		if c.State != "running" || c.Health != "healthy" {
 			t.Errorf("%s: %s/%s", c.Service, c.State, c.Health)
 		}
