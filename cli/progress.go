@@ -37,7 +37,7 @@ func newReporter(mode string, s IOStreams) (deployer.Reporter, error) {
 	default:
 		return nil, usage(fmt.Errorf("--progress %q: want auto, tty, plain, json or quiet", mode))
 	}
-	return &progress{out: out, stop: stop, objects: map[string]*outcome{}}, nil
+	return &progress{out: out, stop: stop, objects: map[objectKey]*outcome{}}, nil
 }
 
 // endProgress ends a live view with its final frame, so that what is
@@ -61,13 +61,19 @@ type progress struct {
 	out     deployer.Reporter
 	stop    func()
 	mu      sync.Mutex
-	objects map[string]*outcome // by Event.Object
+	objects map[objectKey]*outcome
+}
+
+// objectKey names an engine object, as an action or an event does.
+type objectKey struct {
+	kind deployer.Kind
+	name string
 }
 
 // outcome is the last word on one object.
 type outcome struct {
 	Status  deployer.Status
-	Detail  string
+	Err     string // why it failed
 	Health  string
 	Started time.Time
 	Ended   time.Time
@@ -75,19 +81,20 @@ type outcome struct {
 
 func (p *progress) Report(e deployer.Event) {
 	p.mu.Lock()
-	o := p.objects[e.Object]
+	k := objectKey{e.Kind, e.Name}
+	o := p.objects[k]
 	if o == nil {
 		o = &outcome{Started: e.Time}
-		p.objects[e.Object] = o
+		p.objects[k] = o
 	}
 	switch {
 	case e.Status == deployer.StatusHealth:
-		o.Health = e.Detail
+		o.Health = e.Health
 	case e.Status == deployer.StatusProgress:
 	case e.Action != "" || e.Status != deployer.StatusWaiting:
 		// The final wait for health after an action is done names no
 		// action: it must not make the action look unfinished.
-		o.Status, o.Detail = e.Status, e.Detail
+		o.Status, o.Err = e.Status, e.Err
 		if e.Status == deployer.StatusDone || e.Status == deployer.StatusFailed {
 			o.Ended = e.Time
 		}
@@ -98,10 +105,10 @@ func (p *progress) Report(e deployer.Event) {
 
 // outcome returns a copy of what became of an object, and whether any
 // event named it.
-func (p *progress) outcome(object string) (outcome, bool) {
+func (p *progress) outcome(kind deployer.Kind, name string) (outcome, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	o, ok := p.objects[object]
+	o, ok := p.objects[objectKey{kind, name}]
 	if !ok {
 		return outcome{}, false
 	}
@@ -120,13 +127,13 @@ type plainReporter struct {
 func (r *plainReporter) Report(e deployer.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	detail := strings.TrimSpace(e.Detail)
+	detail := strings.TrimSpace(e.Detail())
 	if detail != "" {
 		// A multi-line detail (a failure with the container's last log
 		// lines) stays readable and grep-able: one event, indented lines.
 		detail = " " + strings.ReplaceAll(detail, "\n", "\n        ")
 	}
-	fmt.Fprintf(r.w, "%6.1fs %s %s%s\n", e.Time.Sub(r.start).Seconds(), e.Object, e.Status, detail)
+	fmt.Fprintf(r.w, "%6.1fs %s %s%s\n", e.Time.Sub(r.start).Seconds(), e.Object(), e.Status, detail)
 }
 
 // jsonReporter writes one JSON object per event (JSON Lines); the fields

@@ -23,28 +23,53 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // its output, two containers (one waiting for the other to be healthy),
 // the final health wait, and a recreate that fails.
 func upEvents() []deployer.Event {
-	ev := func(ms int, action, object string, st deployer.Status, detail string) deployer.Event {
-		return deployer.Event{Time: t0.Add(time.Duration(ms) * time.Millisecond), Action: action, Object: object, Status: st, Detail: detail}
+	at := func(ms int, e deployer.Event) deployer.Event {
+		e.Time = t0.Add(time.Duration(ms) * time.Millisecond)
+		return e
+	}
+	secret := deployer.Event{Action: "secret:cache_password", Kind: deployer.KindSecret, Name: "cache_password", Op: deployer.OpGenerate}
+	network := deployer.Event{Action: "network:backend", Kind: deployer.KindNetwork, Name: "p_backend", Op: deployer.OpCreate}
+	image := deployer.Event{Action: "image:api", Kind: deployer.KindImage, Name: "p-api:latest", Op: deployer.OpBuild}
+	cache := deployer.Event{Action: "container:cache", Kind: deployer.KindContainer, Name: "p-cache-1", Op: deployer.OpCreate}
+	worker := deployer.Event{Action: "container:worker", Kind: deployer.KindContainer, Name: "p-worker-1", Op: deployer.OpCreate}
+	api := deployer.Event{Action: "container:api", Kind: deployer.KindContainer, Name: "p-api-1", Op: deployer.OpRecreate}
+	cacheReady := deployer.Event{Kind: deployer.KindContainer, Name: "p-cache-1"}
+	working := func(e deployer.Event, reason string) deployer.Event {
+		e.Status, e.Reason = deployer.StatusWorking, reason
+		return e
+	}
+	progress := func(e deployer.Event, line string) deployer.Event {
+		e.Status, e.Line = deployer.StatusProgress, line
+		return e
+	}
+	done := func(e deployer.Event) deployer.Event {
+		e.Status = deployer.StatusDone
+		return e
+	}
+	waiting := func(e deployer.Event, service, cond string) deployer.Event {
+		e.Status, e.Service, e.Condition = deployer.StatusWaiting, service, cond
+		return e
 	}
 	return []deployer.Event{
-		ev(100, "secret:cache_password", "secret cache_password", deployer.StatusWorking, "generate: not provided, not kept"),
-		ev(110, "network:backend", "network p_backend", deployer.StatusWorking, "create: missing"),
-		ev(120, "image:api", "image p-api:latest", deployer.StatusWorking, "build: image missing"),
-		ev(300, "image:api", "image p-api:latest", deployer.StatusProgress, "Step 1/3 : FROM scratch"),
-		ev(350, "secret:cache_password", "secret cache_password", deployer.StatusDone, "generate"),
-		ev(400, "network:backend", "network p_backend", deployer.StatusDone, "create"),
-		ev(900, "image:api", "image p-api:latest", deployer.StatusProgress, "Step 2/3 : COPY api /api"),
-		ev(1500, "image:api", "image p-api:latest", deployer.StatusDone, "build"),
-		ev(1510, "container:cache", "container p-cache-1", deployer.StatusWorking, "create: missing"),
-		ev(1900, "container:cache", "container p-cache-1", deployer.StatusDone, "create"),
-		ev(1910, "container:worker", "container p-worker-1", deployer.StatusWaiting, "cache service_healthy"),
-		ev(1920, "container:api", "container p-api-1", deployer.StatusWaiting, "cache service_healthy"),
-		ev(6400, "container:worker", "container p-worker-1", deployer.StatusWorking, "create: missing"),
-		ev(6410, "container:api", "container p-api-1", deployer.StatusWorking, "recreate: config changed: environment"),
-		ev(6800, "container:worker", "container p-worker-1", deployer.StatusDone, "create"),
-		ev(6810, "", "container p-cache-1", deployer.StatusWaiting, "service_healthy"),
-		ev(6820, "", "container p-cache-1", deployer.StatusHealth, "healthy"),
-		ev(7000, "container:api", "container p-api-1", deployer.StatusFailed, "start: port is already allocated\nlast log lines:\nlistening on :5003"),
+		at(100, working(secret, "not provided, not kept")),
+		at(110, working(network, "missing")),
+		at(120, working(image, "image missing")),
+		at(300, progress(image, "Step 1/3 : FROM scratch")),
+		at(350, done(secret)),
+		at(400, done(network)),
+		at(900, progress(image, "Step 2/3 : COPY api /api")),
+		at(1500, done(image)),
+		at(1510, working(cache, "missing")),
+		at(1900, done(cache)),
+		at(1910, waiting(worker, "cache", "service_healthy")),
+		at(1920, waiting(api, "cache", "service_healthy")),
+		at(6400, working(worker, "missing")),
+		at(6410, working(api, "config changed: environment")),
+		at(6800, done(worker)),
+		at(6810, waiting(cacheReady, "", "service_healthy")),
+		at(6820, deployer.Event{Kind: deployer.KindContainer, Name: "p-cache-1", Status: deployer.StatusHealth, Health: "healthy"}),
+		at(7000, deployer.Event{Action: "container:api", Kind: deployer.KindContainer, Name: "p-api-1", Op: deployer.OpRecreate, Status: deployer.StatusFailed,
+			Err: "start: port is already allocated\nlast log lines:\nlistening on :5003"}),
 	}
 }
 
@@ -258,3 +283,19 @@ func TestChoiceFlag(t *testing.T) {
 }
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }
+
+func TestWaitWord(t *testing.T) {
+	for _, tc := range []struct {
+		e    deployer.Event
+		want string
+	}{
+		{deployer.Event{Service: "cache", Condition: "service_healthy"}, "Waiting for cache to be healthy"},
+		{deployer.Event{Condition: "service_started"}, "Waiting to be running"},
+		{deployer.Event{Replacement: true, Condition: "service_healthy"}, "Waiting for the replacement to be healthy"},
+		{deployer.Event{Service: "cache", Condition: "odd"}, "Waiting"},
+	} {
+		if got := waitWord(tc.e); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.e, got, tc.want)
+		}
+	}
+}

@@ -29,7 +29,7 @@ type liveView struct {
 	size    func() (width, height int)
 	now     func() time.Time
 	rows    []*liveRow
-	byObj   map[string]*liveRow
+	byObj   map[objectKey]*liveRow
 	drawn   int // lines of the last frame, to move back over
 	frame   int
 	ticking bool
@@ -48,7 +48,7 @@ type liveRow struct {
 }
 
 func newLiveView(w io.Writer, color bool) *liveView {
-	return &liveView{w: w, color: color, size: terminalSize(w), now: time.Now, byObj: map[string]*liveRow{}, quit: make(chan struct{})}
+	return &liveView{w: w, color: color, size: terminalSize(w), now: time.Now, byObj: map[objectKey]*liveRow{}, quit: make(chan struct{})}
 }
 
 func terminalSize(w io.Writer) func() (int, int) {
@@ -68,14 +68,11 @@ func (v *liveView) Report(e deployer.Event) {
 	if v.stopped {
 		return
 	}
-	r := v.byObj[e.Object]
+	k := objectKey{e.Kind, e.Name}
+	r := v.byObj[k]
 	if r == nil {
-		kind, name, ok := strings.Cut(e.Object, " ")
-		if !ok {
-			kind, name = "", e.Object
-		}
-		r = &liveRow{kind: capitalize(kind), name: name, started: e.Time}
-		v.byObj[e.Object] = r
+		r = &liveRow{kind: capitalize(string(e.Kind)), name: e.Name, started: e.Time}
+		v.byObj[k] = r
 		v.rows = append(v.rows, r)
 	}
 	if !r.apply(e) {
@@ -90,25 +87,23 @@ func (v *liveView) Report(e deployer.Event) {
 
 // apply updates the row and reports whether its state changed.
 func (r *liveRow) apply(e deployer.Event) bool {
-	detail := strings.TrimSpace(e.Detail)
 	switch e.Status {
 	case deployer.StatusProgress:
-		r.sub = firstLine(detail)
+		r.sub = firstLine(e.Line)
 		return false
 	case deployer.StatusWorking:
-		op, _, _ := strings.Cut(detail, ":")
-		r.word = opWord(op, false)
+		r.word = opWord(e.Op, false)
 		r.ended = time.Time{}
 	case deployer.StatusWaiting:
-		r.word = waitWord(detail)
+		r.word = waitWord(e)
 		r.ended = time.Time{}
 	case deployer.StatusDone:
-		r.word, r.sub, r.ended = opWord(detail, true), "", e.Time
+		r.word, r.sub, r.ended = opWord(e.Op, true), "", e.Time
 	case deployer.StatusFailed:
-		r.word, r.sub, r.ended, r.errLine = "Error", "", e.Time, firstLine(detail)
+		r.word, r.sub, r.ended, r.errLine = "Error", "", e.Time, firstLine(e.Err)
 	case deployer.StatusHealth:
-		r.word, r.sub, r.ended = capitalize(detail), "", e.Time
-		if detail == "starting" {
+		r.word, r.sub, r.ended = capitalize(e.Health), "", e.Time
+		if e.Health == "starting" {
 			r.word, r.ended = "Starting (health)", time.Time{}
 		}
 	}
@@ -304,16 +299,16 @@ func (v *liveView) paint(color, s string) string {
 	return color + s + reset
 }
 
-var opWords = map[string][2]string{
-	"build": {"Building", "Built"}, "pull": {"Pulling", "Pulled"},
-	"create": {"Creating", "Created"}, "recreate": {"Recreating", "Recreated"},
-	"start": {"Starting", "Started"}, "restart": {"Restarting", "Restarted"},
-	"remove": {"Removing", "Removed"}, "removed": {"Removing", "Removed"},
-	"generate": {"Generating", "Generated"}, "update": {"Updating", "Updated"},
+var opWords = map[deployer.Op][2]string{
+	deployer.OpBuild: {"Building", "Built"}, deployer.OpPull: {"Pulling", "Pulled"},
+	deployer.OpCreate: {"Creating", "Created"}, deployer.OpRecreate: {"Recreating", "Recreated"},
+	deployer.OpStart: {"Starting", "Started"}, deployer.OpRestart: {"Restarting", "Restarted"},
+	deployer.OpRemove:   {"Removing", "Removed"},
+	deployer.OpGenerate: {"Generating", "Generated"}, deployer.OpUpdate: {"Updating", "Updated"},
 }
 
-func opWord(op string, done bool) string {
-	w, ok := opWords[strings.TrimSpace(op)]
+func opWord(op deployer.Op, done bool) string {
+	w, ok := opWords[op]
 	switch {
 	case ok && done:
 		return w[1]
@@ -325,24 +320,19 @@ func opWord(op string, done bool) string {
 	return "Working"
 }
 
-// waitWord says what an object waits for: "mysql service_healthy" from a
-// depends_on, or "service_healthy" for the final wait on itself.
-func waitWord(detail string) string {
-	f := strings.Fields(detail)
-	cond := func(c string) string {
-		return map[string]string{"service_healthy": "healthy", "service_started": "running", "service_completed_successfully": "completed"}[c]
+// waitWord says what an object waits for: a dependency's depends_on
+// condition, its replacement's readiness, or its own for the final wait.
+func waitWord(e deployer.Event) string {
+	c := map[string]string{"service_healthy": "healthy", "service_started": "running", "service_completed_successfully": "completed"}[e.Condition]
+	switch {
+	case c == "":
+		return "Waiting"
+	case e.Replacement:
+		return "Waiting for the replacement to be " + c
+	case e.Service != "":
+		return "Waiting for " + e.Service + " to be " + c
 	}
-	switch len(f) {
-	case 1:
-		if c := cond(f[0]); c != "" {
-			return "Waiting to be " + c
-		}
-	case 2:
-		if c := cond(f[1]); c != "" {
-			return "Waiting for " + f[0] + " to be " + c
-		}
-	}
-	return "Waiting"
+	return "Waiting to be " + c
 }
 
 func capitalize(s string) string {

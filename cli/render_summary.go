@@ -82,10 +82,10 @@ func summarize(p *deployer.Plan, rep deployer.Reporter, start, end time.Time, er
 	for _, a := range p.Actions {
 		r := actionResult{Action: a, Result: "not-started"}
 		if rec != nil {
-			if o, ok := rec.outcome(string(a.Kind) + " " + a.Name); ok {
+			if o, ok := rec.outcome(a.Kind, a.Name); ok {
 				r.Result, r.Health = resultWord(o.Status), o.Health
 				if o.Status == deployer.StatusFailed {
-					r.Error = strings.TrimSpace(o.Detail)
+					r.Error = strings.TrimSpace(o.Err)
 				}
 				if !o.Ended.IsZero() {
 					r.DurationSeconds = seconds(o.Ended.Sub(o.Started))

@@ -75,23 +75,23 @@ func (x *executor) run(ctx context.Context, a Action) error {
 			return ctx.Err()
 		}
 	}
-	object := string(a.Kind) + " " + a.Name
+	on := Event{Action: a.ID, Kind: a.Kind, Name: a.Name, Op: a.Op}
 	for _, w := range a.Waits {
-		emit(x.rep, a.ID, object, StatusWaiting, w.Service+" "+w.Condition)
+		emit(x.rep, on.waiting(w.Service, w.Condition))
 		if err := x.waitFor(ctx, w); err != nil {
-			emit(x.rep, a.ID, object, StatusFailed, err.Error())
+			emit(x.rep, on.failed(err))
 			return fmt.Errorf("%s %s %s: %w", a.Op, a.Kind, a.Name, err)
 		}
 	}
-	emit(x.rep, a.ID, object, StatusWorking, string(a.Op)+": "+a.Reason)
+	emit(x.rep, on.working(a.Reason))
 	if err := x.do(ctx, a); err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			err = ctx.Err()
 		}
-		emit(x.rep, a.ID, object, StatusFailed, err.Error())
+		emit(x.rep, on.failed(err))
 		return fmt.Errorf("%s %s %s: %w", a.Op, a.Kind, a.Name, err)
 	}
-	emit(x.rep, a.ID, object, StatusDone, string(a.Op))
+	emit(x.rep, on.done())
 	close(x.done[a.ID])
 	return nil
 }
@@ -241,7 +241,7 @@ func (x *executor) recreateContainer(ctx context.Context, a Action) error {
 		return err
 	}
 	if rolling {
-		emit(x.rep, a.ID, "container "+a.Name, StatusWaiting, "replacement healthy")
+		emit(x.rep, Event{Action: a.ID, Kind: KindContainer, Name: a.Name, Op: a.Op, Status: StatusWaiting, Replacement: true, Condition: readyCondition(svc)})
 		if err := x.waitID(ctx, id, svc.Name, readyCondition(svc)); err != nil {
 			x.discard(ctx, id)
 			return fmt.Errorf("rolled back, the old container keeps serving: the replacement %w", err)
@@ -327,11 +327,12 @@ func (x *executor) waitStarted(ctx context.Context) error {
 			continue // may be a one-shot job: nothing to wait for
 		}
 		g.Go(func() error {
-			emit(x.rep, "", "container "+a.Name, StatusWaiting, cond)
+			on := Event{Kind: KindContainer, Name: a.Name}
+			emit(x.rep, on.waiting("", cond))
 			if err := x.waitFor(gctx, Wait{Service: a.Service, Condition: cond, Required: true}); err != nil {
 				return err
 			}
-			emit(x.rep, "", "container "+a.Name, StatusHealth, map[string]string{"service_healthy": "healthy", "service_started": "running"}[cond])
+			emit(x.rep, on.health(map[string]string{"service_healthy": "healthy", "service_started": "running"}[cond]))
 			return nil
 		})
 	}

@@ -38,7 +38,7 @@ func buildImage(ctx context.Context, eng Engine, project string, svc *Service, a
 		return err
 	}
 	defer resp.Body.Close()
-	return streamMessages(resp.Body, "image "+svc.Image, action, rep)
+	return streamMessages(resp.Body, Event{Action: action, Kind: KindImage, Name: svc.Image, Op: OpBuild}, rep)
 }
 
 // pullImage pulls a reference, reporting progress.
@@ -48,12 +48,12 @@ func pullImage(ctx context.Context, eng Engine, ref, action string, rep Reporter
 		return err
 	}
 	defer rc.Close()
-	return streamMessages(rc, "image "+ref, action, rep)
+	return streamMessages(rc, Event{Action: action, Kind: KindImage, Name: ref, Op: OpPull}, rep)
 }
 
 // streamMessages turns the engine's JSON message stream (build output or
 // pull progress) into events and returns the first error it reports.
-func streamMessages(r io.Reader, object, action string, rep Reporter) error {
+func streamMessages(r io.Reader, on Event, rep Reporter) error {
 	dec := json.NewDecoder(r)
 	for {
 		var m jsonmessage.JSONMessage
@@ -80,7 +80,7 @@ func streamMessages(r io.Reader, object, action string, rep Reporter) error {
 			}
 		}
 		if line != "" {
-			emit(rep, action, object, StatusProgress, line)
+			emit(rep, on.progress(line))
 		}
 	}
 }

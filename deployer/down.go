@@ -42,14 +42,15 @@ func Down(ctx context.Context, eng Engine, project string, d *Desired, opts Down
 			name = c.Names[0][1:]
 		}
 		g.Go(func() error {
-			emit(rep, "", "container "+name, StatusWorking, "remove")
+			on := Event{Kind: KindContainer, Name: name, Op: OpRemove}
+			emit(rep, on.working(""))
 			if err := eng.ContainerStop(gctx, c.ID, container.StopOptions{}); err != nil && !errdefs.IsNotFound(err) {
 				return fmt.Errorf("stop %s: %w", name, err)
 			}
 			if err := eng.ContainerRemove(gctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
 				return fmt.Errorf("remove %s: %w", name, err)
 			}
-			emit(rep, "", "container "+name, StatusDone, "removed")
+			emit(rep, on.done())
 			return nil
 		})
 	}
@@ -65,7 +66,7 @@ func Down(ctx context.Context, eng Engine, project string, d *Desired, opts Down
 		if err := eng.NetworkRemove(ctx, n.ID); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("remove network %s: %w", n.Name, err)
 		}
-		emit(rep, "", "network "+n.Name, StatusDone, "removed")
+		emit(rep, Event{Kind: KindNetwork, Name: n.Name, Op: OpRemove, Status: StatusDone})
 	}
 
 	if opts.Volumes {
@@ -77,7 +78,7 @@ func Down(ctx context.Context, eng Engine, project string, d *Desired, opts Down
 			if err := eng.VolumeRemove(ctx, v.Name, false); err != nil && !errdefs.IsNotFound(err) {
 				return fmt.Errorf("remove volume %s: %w", v.Name, err)
 			}
-			emit(rep, "", "volume "+v.Name, StatusDone, "removed")
+			emit(rep, Event{Kind: KindVolume, Name: v.Name, Op: OpRemove, Status: StatusDone})
 		}
 	}
 
@@ -91,7 +92,7 @@ func Down(ctx context.Context, eng Engine, project string, d *Desired, opts Down
 			if _, err := eng.ImageRemove(ctx, svc.Image, image.RemoveOptions{PruneChildren: true}); err != nil && !errdefs.IsNotFound(err) {
 				return fmt.Errorf("remove image %s: %w", svc.Image, err)
 			}
-			emit(rep, "", "image "+svc.Image, StatusDone, "removed")
+			emit(rep, Event{Kind: KindImage, Name: svc.Image, Op: OpRemove, Status: StatusDone})
 		}
 	}
 	return nil
