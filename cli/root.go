@@ -106,7 +106,31 @@ stack built into the binary.`,
 		newUnlockCmd(deps, g),
 		newVersionCmd(deps, g),
 	)
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes an unknown command or wrong arguments a usage error
+// (exit 2), as a bad flag is. The root command checks its arguments itself:
+// cobra's own check of a command without Args returns an untyped error.
+func usageArgs(root *cobra.Command) {
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+		}
+		return nil
+	}
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	var wrap func(*cobra.Command)
+	wrap = func(c *cobra.Command) {
+		if check := c.Args; check != nil {
+			c.Args = func(cmd *cobra.Command, args []string) error { return usage(check(cmd, args)) }
+		}
+		for _, sub := range c.Commands() {
+			wrap(sub)
+		}
+	}
+	wrap(root)
 }
 
 // loadStack reads the Compose file(s) the flags name.
