@@ -4,7 +4,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/mattn/go-isatty"
+	"github.com/moby/term"
 )
 
 // IOStreams are the command's input and outputs.
@@ -21,6 +21,6 @@ type IOStreams struct {
 func System() IOStreams {
 	return IOStreams{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		OutTTY: isatty.IsTerminal(os.Stdout.Fd()), ErrTTY: isatty.IsTerminal(os.Stderr.Fd()),
+		OutTTY: term.IsTerminal(os.Stdout.Fd()), ErrTTY: term.IsTerminal(os.Stderr.Fd()),
 	}
 }

@@ -1,8 +1,10 @@
 package deployer
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/go-connections/nat"
 )
 
@@ -61,18 +64,16 @@ func buildContainerSpec(p *types.Project, svc *Service, number int, hash string,
 	if keys := unsupported(cfg); len(keys) > 0 {
 		return nil, fmt.Errorf("service %s uses %s, which swdeploy does not support yet", svc.Name, strings.Join(keys, ", "))
 	}
-	labels := map[string]string{}
-	for k, v := range cfg.Labels {
-		labels[k] = v
+	labels := maps.Clone(map[string]string(cfg.Labels))
+	if labels == nil {
+		labels = map[string]string{}
 	}
-	for k, v := range map[string]string{
+	maps.Copy(labels, map[string]string{
 		LabelProject: p.Name, LabelService: svc.Name, LabelContainerNumber: strconv.Itoa(number),
 		LabelOneOff: "False", LabelConfigHash: hash, LabelConfigParts: encodeParts(parts),
 		LabelVersion: composeVersion, LabelWorkingDir: p.WorkingDir, LabelConfigFiles: strings.Join(p.ComposeFiles, ","),
 		LabelImage: svc.Image, LabelDependsOn: dependsOnLabel(cfg),
-	} {
-		labels[k] = v
-	}
+	})
 
 	exposed, bindings, err := ports(cfg)
 	if err != nil {
@@ -157,17 +158,14 @@ func buildContainerSpec(p *types.Project, svc *Service, number int, hash string,
 // networkOrder sorts a service's networks by priority, then name, as
 // compose does: the first one is the container's primary network.
 func networkOrder(cfg types.ServiceConfig) []string {
+	priority := func(key string) int {
+		if n := cfg.Networks[key]; n != nil {
+			return n.Priority
+		}
+		return 0
+	}
 	keys := sortedKeys(cfg.Networks)
-	sort.SliceStable(keys, func(i, j int) bool {
-		pi, pj := 0, 0
-		if n := cfg.Networks[keys[i]]; n != nil {
-			pi = n.Priority
-		}
-		if n := cfg.Networks[keys[j]]; n != nil {
-			pj = n.Priority
-		}
-		return pi > pj
-	})
+	slices.SortStableFunc(keys, func(a, b string) int { return cmp.Compare(priority(b), priority(a)) })
 	return keys
 }
 
@@ -236,7 +234,7 @@ func healthcheck(h *types.HealthCheckConfig, info EngineInfo) *container.HealthC
 		hc.StartPeriod = time.Duration(*h.StartPeriod)
 	}
 	// start_interval needs API 1.44; older engines reject the field.
-	if h.StartInterval != nil && apiAtLeast(info.APIVersion, 1, 44) {
+	if h.StartInterval != nil && versions.GreaterThanOrEqualTo(info.APIVersion, "1.44") {
 		hc.StartInterval = time.Duration(*h.StartInterval)
 	}
 	if h.Retries != nil {

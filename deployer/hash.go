@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -51,13 +51,8 @@ func configHash(parts map[string]string) string {
 // encodeParts writes parts as "a:1234abcd,b:..." in key order; it is the
 // value of the config-parts label.
 func encodeParts(parts map[string]string) string {
-	keys := make([]string, 0, len(parts))
-	for k := range parts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b strings.Builder
-	for i, k := range keys {
+	for i, k := range sortedKeys(parts) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -89,7 +84,7 @@ func changedParts(old, new map[string]string) []string {
 			changed = append(changed, k)
 		}
 	}
-	sort.Strings(changed)
+	slices.Sort(changed)
 	return changed
 }
 

@@ -82,3 +82,22 @@ func TestPartsLabelRoundTrip(t *testing.T) {
 		t.Errorf("decode(encode(parts)) = %v, want %v", got, parts)
 	}
 }
+
+func TestEngineFeatureGates(t *testing.T) {
+	for _, tc := range []struct {
+		api            string
+		multi, isolate bool
+	}{
+		{"", false, false},
+		{"1.41", false, false},
+		{"1.44", true, false},
+		{"1.48", true, true},
+		{"1.100", true, true},
+		{"2.0", true, true},
+	} {
+		e := EngineInfo{APIVersion: tc.api}
+		if e.MultiNetworkCreate() != tc.multi || e.IsolatedGateway() != tc.isolate {
+			t.Errorf("API %q: multi-network create %v, isolated gateway %v; want %v, %v", tc.api, e.MultiNetworkCreate(), e.IsolatedGateway(), tc.multi, tc.isolate)
+		}
+	}
+}

@@ -1,9 +1,11 @@
 package deployer
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/errdefs"
 )
@@ -38,11 +41,15 @@ type EngineInfo struct {
 // IsolatedGateway reports whether the engine can give an internal network
 // no address on the host (bridge gateway mode "isolated", API 1.48, Docker
 // 28). Older engines get the same effect from inhibit_ipv4.
-func (e EngineInfo) IsolatedGateway() bool { return apiAtLeast(e.APIVersion, 1, 48) }
+func (e EngineInfo) IsolatedGateway() bool {
+	return versions.GreaterThanOrEqualTo(e.APIVersion, "1.48")
+}
 
 // MultiNetworkCreate reports whether a container can be created attached to
 // several networks at once (API 1.44).
-func (e EngineInfo) MultiNetworkCreate() bool { return apiAtLeast(e.APIVersion, 1, 44) }
+func (e EngineInfo) MultiNetworkCreate() bool {
+	return versions.GreaterThanOrEqualTo(e.APIVersion, "1.44")
+}
 
 // Container is one of the project's containers.
 type Container struct {
@@ -182,21 +189,9 @@ func listContainers(ctx context.Context, eng Engine, project string) ([]Containe
 }
 
 func sortContainers(cs []Container) {
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && lessContainer(cs[j], cs[j-1]); j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
-}
-
-func lessContainer(a, b Container) bool {
-	if a.Service != b.Service {
-		return a.Service < b.Service
-	}
-	if a.Number != b.Number {
-		return a.Number < b.Number
-	}
-	return a.Name < b.Name
+	slices.SortStableFunc(cs, func(a, b Container) int {
+		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Number, b.Number), cmp.Compare(a.Name, b.Name))
+	})
 }
 
 // healthFromStatus reads the health out of the list API's status text,
@@ -227,17 +222,4 @@ func engineInfo(ctx context.Context, eng Engine) (EngineInfo, error) {
 		info.APIVersion = v.APIVersion
 	}
 	return info, nil
-}
-
-func apiAtLeast(version string, major, minor int) bool {
-	maj, min, ok := strings.Cut(version, ".")
-	if !ok {
-		return false
-	}
-	a, err1 := strconv.Atoi(maj)
-	b, err2 := strconv.Atoi(min)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return a > major || (a == major && b >= minor)
 }

@@ -2,7 +2,8 @@ package deployer
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -182,16 +183,16 @@ func (r *reconciler) effectiveParts(svc *Service) map[string]string {
 
 // EffectiveParts is a service's config parts plus its secrets' versions.
 func EffectiveParts(svc *Service, secrets map[string]ResolvedSecret) map[string]string {
-	parts := make(map[string]string, len(svc.Parts)+1)
-	for k, v := range svc.Parts {
-		parts[k] = v
+	parts := maps.Clone(svc.Parts)
+	if parts == nil {
+		parts = map[string]string{}
 	}
 	if len(svc.Config.Secrets) > 0 {
 		var versions []string
 		for _, ref := range svc.Config.Secrets {
 			versions = append(versions, ref.Source+"="+secrets[ref.Source].Version)
 		}
-		sort.Strings(versions)
+		slices.Sort(versions)
 		parts["secret-values"] = shortDigest([]byte(strings.Join(versions, ",")))
 	}
 	return parts
@@ -274,12 +275,12 @@ func (r *reconciler) prerequisites(svc *Service) ([]string, []Wait) {
 		}
 	}
 	for _, v := range svc.Config.Volumes {
-		if id := "volume:" + v.Source; v.Type == "volume" && r.has(id) && !contains(needs, id) {
+		if id := "volume:" + v.Source; v.Type == "volume" && r.has(id) && !slices.Contains(needs, id) {
 			needs = append(needs, id)
 		}
 	}
 	for _, s := range svc.Config.Secrets {
-		if id := "secret:" + s.Source; r.has(id) && !contains(needs, id) {
+		if id := "secret:" + s.Source; r.has(id) && !slices.Contains(needs, id) {
 			needs = append(needs, id)
 		}
 	}
@@ -317,7 +318,7 @@ func (r *reconciler) recreateReason(svc *Service, c *Container, parts map[string
 	}
 	for _, key := range sortedKeys(svc.Config.Networks) {
 		n := r.d.Project.Networks[key]
-		if !contains(c.Networks, n.Name) {
+		if !slices.Contains(c.Networks, n.Name) {
 			return "not attached to network " + n.Name
 		}
 		if r.has("network:" + key) {
@@ -352,13 +353,4 @@ func (r *reconciler) orphanActions() {
 			r.warn("orphan container %s (service %s is not in the file); --remove-orphans removes it", c.Name, c.Service)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

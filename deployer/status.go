@@ -3,7 +3,7 @@ package deployer
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -42,8 +42,8 @@ func ListStatus(ctx context.Context, eng Engine, project string) ([]ServiceStatu
 			}
 			s.Ports = append(s.Ports, fmt.Sprintf("%s:%d->%d/%s", hostIP(p.IP), p.PublicPort, p.PrivatePort, p.Type))
 		}
-		sort.Strings(s.Ports)
-		s.Ports = dedupe(s.Ports)
+		slices.Sort(s.Ports)
+		s.Ports = slices.Compact(s.Ports)
 		if c.State == "running" {
 			if inspect, err := eng.ContainerInspect(ctx, c.ID); err == nil && inspect.State != nil {
 				s.StartedAt, _ = time.Parse(time.RFC3339Nano, inspect.State.StartedAt)
@@ -62,14 +62,4 @@ func hostIP(ip string) string {
 		return "0.0.0.0"
 	}
 	return ip
-}
-
-func dedupe(list []string) []string {
-	var out []string
-	for i, s := range list {
-		if i == 0 || s != list[i-1] {
-			out = append(out, s)
-		}
-	}
-	return out
 }
