@@ -127,9 +127,10 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// slowUpstream serves the shared data set on loopback, each answer
-// delayed, so that a request is surely in flight when the signal comes.
-func slowUpstream(t *testing.T, delay time.Duration) string {
+// heldUpstream serves the shared data set on loopback, holding every
+// answer until release is called: arrived is closed when the first request
+// reaches it, so a test knows a request is in flight in the API.
+func heldUpstream(t *testing.T) (url string, arrived <-chan struct{}, release func()) {
 	t.Helper()
 	wd, _ := os.Getwd()
 	dir, err := local.FindDataDir(wd)
@@ -140,9 +141,18 @@ func slowUpstream(t *testing.T, delay time.Duration) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(local.NewHandler(ds, local.Options{Latency: delay}))
+	h := local.NewHandler(ds, local.Options{})
+	in, held := make(chan struct{}), make(chan struct{})
+	var inOnce, releaseOnce sync.Once
+	release = func() { releaseOnce.Do(func() { close(held) }) }
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inOnce.Do(func() { close(in) })
+		<-held
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
-	return srv.URL + "/api/"
+	t.Cleanup(release) // runs first: Close waits for held requests
+	return srv.URL + "/api/", in, release
 }
 
 // TestServerBinary runs main() in a child process against the test
@@ -151,7 +161,8 @@ func slowUpstream(t *testing.T, delay time.Duration) string {
 func TestServerBinary(t *testing.T) {
 	dsn := testenv.MySQL(t)
 	dbCfg, _ := mysql.ParseDSN(dsn)
-	env := baseEnv(t, "", dbCfg.DBName, slowUpstream(t, 1500*time.Millisecond))
+	upstream, arrived, release := heldUpstream(t)
+	env := baseEnv(t, "", dbCfg.DBName, upstream)
 	_, prefix := testenv.Redis(t) // a key space of its own, so nothing is cached yet
 	env["STARWARS_REDIS_PREFIX"] = prefix
 	base := "http://127.0.0.1:" + env["STARWARS_API_PORT"]
@@ -171,14 +182,19 @@ func TestServerBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	logsDone := make(chan struct{})
+	shuttingDown := make(chan struct{})
 	go func() {
 		defer close(logsDone)
+		var once sync.Once
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			logMu.Lock()
 			logs.WriteString(sc.Text() + "\n")
 			logMu.Unlock()
+			if strings.Contains(sc.Text(), `"msg":"shutting down`) {
+				once.Do(func() { close(shuttingDown) })
+			}
 		}
 	}()
 	exited := make(chan error, 1)
@@ -217,14 +233,14 @@ func TestServerBinary(t *testing.T) {
 
 	token := login(t, base, "admin@starwars.local", "Admin-pass1")
 
-	// A request in flight (the upstream takes 1.5 s) when SIGTERM arrives.
+	// A request in flight (held at the upstream) when SIGTERM arrives, and
+	// still held once the server has begun shutting down.
 	type result struct {
 		status int
 		body   string
 		err    error
 	}
 	inFlight := make(chan result, 1)
-	sent := time.Now()
 	go func() {
 		req, _ := http.NewRequest("GET", base+"/films/v1/1", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -237,15 +253,22 @@ func TestServerBinary(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		inFlight <- result{status: resp.StatusCode, body: string(b)}
 	}()
-	time.Sleep(500 * time.Millisecond)
+	select {
+	case <-arrived:
+	case r := <-inFlight:
+		t.Fatalf("request answered without reaching the upstream: %d %s %v", r.status, r.body, r.err)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	select {
+	case <-shuttingDown:
+	case err := <-exited:
+		t.Fatalf("server exited with a request in flight: %v", err)
+	}
+	release()
 
 	r := <-inFlight
-	if took := time.Since(sent); took < time.Second {
-		t.Errorf("request took %v: it was not in flight at SIGTERM", took)
-	}
 	if r.err != nil || r.status != 200 || !strings.Contains(r.body, "A New Hope") {
 		t.Errorf("in-flight request: %d %s %v", r.status, r.body, r.err)
 	}
