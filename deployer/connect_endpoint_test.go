@@ -79,6 +79,8 @@ func TestEndpointErrors(t *testing.T) {
 		{ConnectOptions{Host: "ftp://h"}, nil, "unsupported scheme ftp://"},
 		{ConnectOptions{Host: "h:2375"}, nil, "want unix:///path, tcp://host:port or ssh://[user@]host[:port]"},
 		{ConnectOptions{Host: "ssh://u:secret@h"}, nil, "passwords in the address are not supported"},
+		{ConnectOptions{Host: "ssh://-oProxyCommand=x"}, nil, `host name "-oProxyCommand=x" starts with "-"`},
+		{ConnectOptions{Host: "ssh://-oProxyCommand=x@h"}, nil, `user name "-oProxyCommand=x" starts with "-"`},
 		{ConnectOptions{Host: "tcp://h"}, []string{"DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + writeFile(t, "ca.pem", "not a certificate")}, "TLS certificates in"},
 	} {
 		_, err := resolveEndpoint(tc.opts, newConnectEnv(append([]string{"DOCKER_CONFIG=" + cfg}, tc.env...)))

@@ -47,6 +47,14 @@ func parseSSHURL(raw string) (sshSpec, error) {
 	if s.Host == "" {
 		return sshSpec{}, fmt.Errorf("no host name")
 	}
+	// ssh would read a host or user name that starts with "-" as an option
+	// (-oProxyCommand=... runs a command on this machine).
+	if strings.HasPrefix(s.Host, "-") {
+		return sshSpec{}, fmt.Errorf("host name %q starts with \"-\"", s.Host)
+	}
+	if strings.HasPrefix(s.User, "-") {
+		return sshSpec{}, fmt.Errorf("user name %q starts with \"-\"", s.User)
+	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return sshSpec{}, fmt.Errorf("query and fragment are not allowed")
 	}

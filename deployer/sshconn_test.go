@@ -24,7 +24,7 @@ func TestParseSSHURL(t *testing.T) {
 			t.Errorf("%s: %+v %v, want %+v", raw, got, err, want)
 		}
 	}
-	for _, raw := range []string{"ssh://", "ssh://u:p@h", "ssh://h?x=1", "tcp://h"} {
+	for _, raw := range []string{"ssh://", "ssh://u:p@h", "ssh://h?x=1", "tcp://h", "ssh://-oProxyCommand=x", "ssh://-h:22", "ssh://-l@h"} {
 		if _, err := parseSSHURL(raw); err == nil {
 			t.Errorf("%s: accepted", raw)
 		}
