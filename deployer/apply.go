@@ -141,7 +141,7 @@ func (x *executor) createNetwork(ctx context.Context, a Action) error {
 			n = dn
 		}
 	}
-	opts := NetworkCreateOptions(x.plan.desired.Project.Name, n, x.plan.observed.Engine)
+	opts := networkCreateOptions(x.plan.desired.Project.Name, n, x.plan.observed.Engine)
 	_, err := x.eng.NetworkCreate(ctx, n.Name, opts)
 	if errdefs.IsConflict(err) {
 		return nil // created meanwhile by a concurrent run: fine
@@ -149,10 +149,10 @@ func (x *executor) createNetwork(ctx context.Context, a Action) error {
 	return err
 }
 
-// NetworkCreateOptions is how swdeploy creates a declared network. An
+// networkCreateOptions is how swdeploy creates a declared network. An
 // internal bridge network also loses its address on the host, so that its
 // containers cannot reach services listening on the host either.
-func NetworkCreateOptions(project string, n *Network, info EngineInfo) network.CreateOptions {
+func networkCreateOptions(project string, n *Network, info EngineInfo) network.CreateOptions {
 	cfg := n.Config
 	opts := network.CreateOptions{
 		Driver: cfg.Driver, Internal: cfg.Internal, Attachable: cfg.Attachable, EnableIPv6: cfg.EnableIPv6,
@@ -206,7 +206,7 @@ func (x *executor) createContainer(ctx context.Context, svc *Service, name strin
 			return "", err
 		}
 	}
-	parts := EffectiveParts(svc, x.plan.secrets)
+	parts := effectiveParts(svc, x.plan.secrets)
 	spec, err := buildContainerSpec(d.Project, svc, 1, configHash(parts), parts, x.plan.observed.Engine)
 	if err != nil {
 		return "", err
@@ -234,7 +234,7 @@ func (x *executor) createContainer(ctx context.Context, svc *Service, name strin
 func (x *executor) recreateContainer(ctx context.Context, a Action) error {
 	svc := x.plan.desired.Service(a.Service)
 	tmp := a.Target[:12] + "_" + a.Name
-	rolling := StartFirst(svc)
+	rolling := startFirst(svc)
 	id, err := x.createContainer(ctx, svc, tmp, rolling)
 	if err != nil {
 		x.discard(ctx, id)
@@ -271,11 +271,11 @@ func (x *executor) discard(ctx context.Context, id string) {
 	_ = x.eng.ContainerRemove(rmCtx, id, container.RemoveOptions{Force: true})
 }
 
-// StartFirst reports whether a service's containers are replaced by
+// startFirst reports whether a service's containers are replaced by
 // starting the new one before stopping the old (deploy.update_config.order:
 // start-first). Two containers cannot publish one host port, so a service
 // that publishes ports is replaced stop-first: put a proxy in front of it.
-func StartFirst(svc *Service) bool {
+func startFirst(svc *Service) bool {
 	d := svc.Config.Deploy
 	return d != nil && d.UpdateConfig != nil && d.UpdateConfig.Order == "start-first" && len(svc.Config.Ports) == 0
 }

@@ -34,7 +34,7 @@ func TestContainerSpecHardening(t *testing.T) {
 	hardened := map[string]bool{"api": true, "edge": true}
 	for _, svc := range d.Services {
 		t.Run(svc.Name, func(t *testing.T) {
-			parts := EffectiveParts(svc, secrets)
+			parts := effectiveParts(svc, secrets)
 			spec, err := buildContainerSpec(d.Project, svc, 1, configHash(parts), parts, newEngine)
 			if err != nil {
 				t.Fatal(err)

@@ -32,7 +32,7 @@ func MakePlan(ctx context.Context, eng Engine, d *Desired, src SecretSources, op
 	if err != nil {
 		return nil, err
 	}
-	p := Reconcile(d, o, secrets, opts)
+	p := reconcile(d, o, secrets, opts)
 	p.salt = salt
 	return p, nil
 }

@@ -126,9 +126,9 @@ func (d *Desired) Service(name string) *Service {
 	return nil
 }
 
-// ContainerName is the name of a service's n-th container, as docker
+// containerName is the name of a service's n-th container, as docker
 // compose v2 names it.
-func ContainerName(project, service string, n int) string {
+func containerName(project, service string, n int) string {
 	return fmt.Sprintf("%s-%s-%d", project, service, n)
 }
 

@@ -30,7 +30,7 @@ func TestRecreateTriggers(t *testing.T) {
 	parts := func(yaml string, tokenVersion string) map[string]string {
 		t.Helper()
 		d := testDesired(t, yaml, "package main")
-		return EffectiveParts(d.Service("app"), map[string]ResolvedSecret{"token": {Key: "token", Version: tokenVersion}})
+		return effectiveParts(d.Service("app"), map[string]ResolvedSecret{"token": {Key: "token", Version: tokenVersion}})
 	}
 	base := parts(hashStack, "v1")
 	for _, tc := range []struct {
@@ -77,7 +77,7 @@ func TestRecreateTriggers(t *testing.T) {
 
 func TestPartsLabelRoundTrip(t *testing.T) {
 	d := testDesired(t, hashStack, "package main")
-	parts := EffectiveParts(d.Service("app"), nil)
+	parts := effectiveParts(d.Service("app"), nil)
 	if got := decodeParts(encodeParts(parts)); !slices.Equal(sortedKeys(got), sortedKeys(parts)) || changedParts(parts, got) != nil {
 		t.Errorf("decode(encode(parts)) = %v, want %v", got, parts)
 	}

@@ -134,9 +134,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 	return err
 }
 
-// PlanSchemaVersion is the version of the JSON form of a plan. It changes
+// planSchemaVersion is the version of the JSON form of a plan. It changes
 // only when a field changes meaning or disappears.
-const PlanSchemaVersion = 1
+const planSchemaVersion = 1
 
 // MarshalJSON adds the schema version to the plan's JSON form.
 func (p *Plan) MarshalJSON() ([]byte, error) {
@@ -149,5 +149,5 @@ func (p *Plan) MarshalJSON() ([]byte, error) {
 		SchemaVersion int `json:"schema_version"`
 		*plain
 		Actions []Action `json:"actions"`
-	}{PlanSchemaVersion, (*plain)(p), actions})
+	}{planSchemaVersion, (*plain)(p), actions})
 }

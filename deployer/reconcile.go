@@ -18,10 +18,10 @@ type Options struct {
 	ForceRecreate bool
 }
 
-// Reconcile compares the desired with the observed state and returns the
+// reconcile compares the desired with the observed state and returns the
 // actions that make the engine match the file. It is a pure function: the
 // same inputs give the same plan, so tests can compare whole plans as text.
-func Reconcile(d *Desired, o *Observed, secrets map[string]ResolvedSecret, opts Options) *Plan {
+func reconcile(d *Desired, o *Observed, secrets map[string]ResolvedSecret, opts Options) *Plan {
 	r := reconciler{d: d, o: o, secrets: secrets, opts: opts, plan: &Plan{Project: d.Project.Name, desired: d, observed: o, secrets: secrets}}
 	r.secretActions()
 	r.imageActions()
@@ -29,7 +29,7 @@ func Reconcile(d *Desired, o *Observed, secrets map[string]ResolvedSecret, opts 
 	r.volumeActions()
 	r.containerActions()
 	r.orphanActions()
-	r.plan.Problems = append(r.plan.Problems, RemoteBindMounts(d, o.Engine)...)
+	r.plan.Problems = append(r.plan.Problems, bindMountProblems(d, o.Engine)...)
 	return r.plan
 }
 
@@ -175,14 +175,9 @@ func (r *reconciler) volumeActions() {
 	}
 }
 
-// effectiveParts adds the versions of a service's secrets to its config
-// parts, so that a changed secret value recreates the containers using it.
-func (r *reconciler) effectiveParts(svc *Service) map[string]string {
-	return EffectiveParts(svc, r.secrets)
-}
-
-// EffectiveParts is a service's config parts plus its secrets' versions.
-func EffectiveParts(svc *Service, secrets map[string]ResolvedSecret) map[string]string {
+// effectiveParts is a service's config parts plus its secrets' versions,
+// so that a changed secret value recreates the containers using it.
+func effectiveParts(svc *Service, secrets map[string]ResolvedSecret) map[string]string {
 	parts := maps.Clone(svc.Parts)
 	if parts == nil {
 		parts = map[string]string{}
@@ -205,12 +200,12 @@ func (r *reconciler) containerActions() {
 		if scale := svc.Config.Scale; scale != nil && *scale != 1 {
 			r.problem("service %s: scale %d: swdeploy runs one container per service on a single engine", svc.Name, *scale)
 		}
-		if d := svc.Config.Deploy; d != nil && d.UpdateConfig != nil && d.UpdateConfig.Order == "start-first" && !StartFirst(svc) {
+		if d := svc.Config.Deploy; d != nil && d.UpdateConfig != nil && d.UpdateConfig.Order == "start-first" && !startFirst(svc) {
 			r.warn("service %s asks for start-first updates but publishes ports, which two containers cannot share: it is replaced stop-first", svc.Name)
 		}
-		parts := r.effectiveParts(svc)
+		parts := effectiveParts(svc, r.secrets)
 		hash := configHash(parts)
-		a := Action{ID: "container:" + svc.Name, Kind: KindContainer, Service: svc.Name, Name: ContainerName(project, svc.Name, 1)}
+		a := Action{ID: "container:" + svc.Name, Kind: KindContainer, Service: svc.Name, Name: containerName(project, svc.Name, 1)}
 		a.Needs, a.Waits = r.prerequisites(svc)
 
 		var current *Container
@@ -236,8 +231,8 @@ func (r *reconciler) containerActions() {
 			a.Name, a.Target = current.Name, current.ID
 			if reason := r.recreateReason(svc, current, parts, hash); reason != "" {
 				a.Op, a.Reason = OpRecreate, reason
-				a.Downtime = current.State == "running" && !StartFirst(svc)
-				a.StartFirst = StartFirst(svc)
+				a.Downtime = current.State == "running" && !startFirst(svc)
+				a.StartFirst = startFirst(svc)
 			} else {
 				switch current.State {
 				case "running", "restarting":

@@ -119,9 +119,9 @@ func upToDate(d *Desired, secrets map[string]ResolvedSecret, info EngineInfo) *O
 			img.BuildDigest = svc.Build.Digest
 		}
 		o.Images[svc.Image] = img
-		parts := EffectiveParts(svc, secrets)
+		parts := effectiveParts(svc, secrets)
 		c := Container{
-			ID: strings.Repeat(svc.Name[:1], 64), Name: ContainerName(d.Project.Name, svc.Name, 1), Service: svc.Name, Number: 1,
+			ID: strings.Repeat(svc.Name[:1], 64), Name: containerName(d.Project.Name, svc.Name, 1), Service: svc.Name, Number: 1,
 			State: "running", Health: "healthy", Hash: configHash(parts), Parts: parts, Image: svc.Image, ImageID: img.ID,
 		}
 		for key := range svc.Config.Networks {
@@ -224,7 +224,7 @@ func TestReconcile(t *testing.T) {
 			if tt.observe != nil {
 				tt.observe(o)
 			}
-			got := planText(Reconcile(d, o, secrets, tt.opts))
+			got := planText(reconcile(d, o, secrets, tt.opts))
 			golden := filepath.Join("testdata", "plan-"+tt.name+".txt")
 			if *update {
 				os.WriteFile(golden, []byte(got), 0o644)
@@ -244,9 +244,9 @@ func TestReconcileIsDeterministic(t *testing.T) {
 	d := testDesired(t, testStack, "package main")
 	s := fixedSecrets(d, OpGenerate)
 	empty := &Observed{Engine: newEngine, Networks: map[string]ObservedNetwork{}, Volumes: map[string]ObservedVolume{}, Images: map[string]ObservedImage{}}
-	first := planText(Reconcile(d, empty, s, Options{}))
+	first := planText(reconcile(d, empty, s, Options{}))
 	for i := 0; i < 20; i++ {
-		if got := planText(Reconcile(testDesired(t, testStack, "package main"), empty, s, Options{})); got != first {
+		if got := planText(reconcile(testDesired(t, testStack, "package main"), empty, s, Options{})); got != first {
 			t.Fatalf("plan %d differs:\n%s\nvs\n%s", i, got, first)
 		}
 	}

@@ -35,7 +35,7 @@ func IsRemoteHost(host string) bool {
 	return true
 }
 
-// RemoteBindMounts returns a problem for each bind mount of a path on this
+// bindMountProblems returns a problem for each bind mount of a path on this
 // machine when the engine is remote: the engine would mount a path of its
 // own host, empty or different, and the service would run without the
 // files the operator meant. A path counts as this machine's when Compose
@@ -43,7 +43,7 @@ func IsRemoteHost(host string) bool {
 // (./data), or in the user's home (~/data). Other absolute paths name the
 // engine host's files (/var/run/docker.sock, /etc/localtime) and pass.
 // The plan refuses to go on while there are problems.
-func RemoteBindMounts(d *Desired, info EngineInfo) []string {
+func bindMountProblems(d *Desired, info EngineInfo) []string {
 	if !IsRemoteHost(info.Host) {
 		return nil
 	}

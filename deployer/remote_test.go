@@ -44,10 +44,10 @@ func TestRemoteBindMounts(t *testing.T) {
 	if got[0] != want {
 		t.Errorf("got  %s\nwant %s", got[0], want)
 	}
-	if p := RemoteBindMounts(d, EngineInfo{Host: "unix:///var/run/docker.sock"}); p != nil {
+	if p := bindMountProblems(d, EngineInfo{Host: "unix:///var/run/docker.sock"}); p != nil {
 		t.Errorf("local engine: %v", p)
 	}
-	if p := RemoteBindMounts(d, EngineInfo{Host: "tcp://engine.example:2376"}); len(p) < 2 {
+	if p := bindMountProblems(d, EngineInfo{Host: "tcp://engine.example:2376"}); len(p) < 2 {
 		t.Errorf("remote engine: %v", p)
 	}
 }

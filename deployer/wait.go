@@ -137,16 +137,16 @@ func (x *executor) lastLogs(id string) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	lines, err := LastLogLines(ctx, x.eng, id, 20)
+	lines, err := lastLogLines(ctx, x.eng, id, 20)
 	if err != nil || lines == "" {
 		return ""
 	}
 	return "\nlast log lines:\n" + lines
 }
 
-// LastLogLines returns up to n of a container's last log lines, stdout and
+// lastLogLines returns up to n of a container's last log lines, stdout and
 // stderr together.
-func LastLogLines(ctx context.Context, eng Engine, id string, n int) (string, error) {
+func lastLogLines(ctx context.Context, eng Engine, id string, n int) (string, error) {
 	rc, err := eng.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(n)})
 	if err != nil {
 		return "", err
