@@ -20,6 +20,7 @@ import (
 	"github.com/docker/docker/errdefs"
 
 	"github.com/fathat101/swdeploy/deployer"
+	"github.com/fathat101/swdeploy/deployer/engineconn"
 )
 
 // fakeEngine answers the engine's read calls from canned observed state.
@@ -95,7 +96,7 @@ func run(t *testing.T, compose string, eng deployer.Engine, connectErr error, ar
 	deps := Deps{
 		Streams: IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},
 		WorkDir: dir,
-		Connect: func(context.Context, deployer.ConnectOptions) (deployer.Engine, error) {
+		Connect: func(context.Context, engineconn.ConnectOptions) (deployer.Engine, error) {
 			if connectErr != nil {
 				return nil, connectErr
 			}
@@ -202,7 +203,7 @@ func TestExitCodes(t *testing.T) {
 		{"rotate without a name", oneService, nil, []string{"secrets", "rotate"}, ExitUsage, "arg"},
 		{"broken compose file", "name: demo\nservices:\n  cache:\n    image: [1\n", nil, []string{"plan"}, ExitUsage, "compose.yaml"},
 		{"engine unreachable", oneService, errors.New("cannot reach the Docker engine at tcp://127.0.0.1:1: connection refused"), []string{"plan"}, ExitFailure, "swdeploy: cannot reach the Docker engine"},
-		{"bad engine configuration", oneService, &deployer.ConfigError{Msg: "--context and --host: choose one"}, []string{"status"}, ExitUsage, "choose one"},
+		{"bad engine configuration", oneService, &engineconn.ConfigError{Msg: "--context and --host: choose one"}, []string{"status"}, ExitUsage, "choose one"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errOut := run(t, tc.compose, eng, tc.connectErr, tc.args...)

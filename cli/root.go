@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fathat101/swdeploy/deployer"
+	"github.com/fathat101/swdeploy/deployer/engineconn"
 	"github.com/fathat101/swdeploy/stack"
 )
 
@@ -23,7 +24,7 @@ type Deps struct {
 	Environ  []string // the process environment
 	WorkDir  string
 	// Connect opens the engine; tests may point it elsewhere.
-	Connect func(ctx context.Context, opts deployer.ConnectOptions) (deployer.Engine, error)
+	Connect func(ctx context.Context, opts engineconn.ConnectOptions) (deployer.Engine, error)
 	Secrets deployer.SecretSources
 }
 
@@ -186,8 +187,8 @@ func (g *globalOptions) openLocked(ctx context.Context, deps Deps, wait time.Dur
 }
 
 func (g *globalOptions) connect(ctx context.Context, deps Deps) (deployer.Engine, error) {
-	eng, err := deps.Connect(ctx, deployer.ConnectOptions{Host: g.host, Context: g.context, Timeout: g.connectTimeout, Environ: deps.Environ})
-	var ce *deployer.ConfigError
+	eng, err := deps.Connect(ctx, engineconn.ConnectOptions{Host: g.host, Context: g.context, Timeout: g.connectTimeout, Environ: deps.Environ})
+	var ce *engineconn.ConfigError
 	if errors.As(err, &ce) {
 		return nil, usage(err)
 	}
@@ -195,8 +196,8 @@ func (g *globalOptions) connect(ctx context.Context, deps Deps) (deployer.Engine
 }
 
 // DefaultConnect opens the engine with the Docker SDK.
-func DefaultConnect(ctx context.Context, opts deployer.ConnectOptions) (deployer.Engine, error) {
-	cli, err := deployer.Connect(ctx, opts)
+func DefaultConnect(ctx context.Context, opts engineconn.ConnectOptions) (deployer.Engine, error) {
+	cli, err := engineconn.Connect(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -2,38 +2,14 @@ package deployer
 
 import (
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
-)
 
-// IsRemoteHost reports whether an engine address may lead to another
-// machine, whose file system is not this one's. Sockets and tcp:// on a
-// loopback address are local; ssh:// is always remote, even to
-// 127.0.0.1, which is how virtual machines (Lima, Vagrant) are reached.
-func IsRemoteHost(host string) bool {
-	scheme, _, _ := strings.Cut(host, "://")
-	switch scheme {
-	case "unix", "npipe", "fd", "":
-		return false
-	case "tcp":
-		u, err := url.Parse(host)
-		if err != nil {
-			return true
-		}
-		h := u.Hostname()
-		if h == "localhost" {
-			return false
-		}
-		ip := net.ParseIP(h)
-		return ip == nil || !ip.IsLoopback()
-	}
-	return true
-}
+	"github.com/fathat101/swdeploy/deployer/engineconn"
+)
 
 // bindMountProblems returns a problem for each bind mount of a path on this
 // machine when the engine is remote: the engine would mount a path of its
@@ -44,7 +20,7 @@ func IsRemoteHost(host string) bool {
 // engine host's files (/var/run/docker.sock, /etc/localtime) and pass.
 // The plan refuses to go on while there are problems.
 func bindMountProblems(d *Desired, info EngineInfo) []string {
-	if !IsRemoteHost(info.Host) {
+	if !engineconn.IsRemoteHost(info.Host) {
 		return nil
 	}
 	home, _ := os.UserHomeDir()

@@ -1,6 +1,6 @@
 //go:build unix
 
-package deployer
+package engineconn
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package deployer
+package engineconn
 
 import (
 	"os"

@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package deployer
+package engineconn
 
 import "syscall"
 

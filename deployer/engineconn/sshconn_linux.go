@@ -1,6 +1,6 @@
 //go:build linux
 
-package deployer
+package engineconn
 
 import "syscall"
 
