@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -36,16 +37,23 @@ type Tokens struct {
 
 var _ api.Tokens = (*Tokens)(nil)
 
-// minSecretLen guards against a secret too short to resist guessing; 32
-// bytes matches HS256's output size.
+// minSecretLen guards against a secret too short to resist offline
+// guessing from any one token: 16 bytes, as config.MinJWTSecretLen. (The
+// secrets swdeploy generates are 32 characters.)
 const minSecretLen = 16
+
+// ClockSkew is how far ahead of this instance's clock a token's iat may be:
+// another instance's clock may run a little fast, but a token issued in
+// the future is forged or comes from a badly wrong clock.
+const ClockSkew = 30 * time.Second
 
 // NewTokens checks cfg and returns a token signer and parser.
 func NewTokens(cfg TokensConfig) (*Tokens, error) {
 	if cfg.Issuer == "" {
 		return nil, errors.New("token issuer is empty")
 	}
-	for _, typ := range []api.TokenType{api.TokenAccess, api.TokenRefresh, api.TokenEmail, api.TokenPassword} {
+	types := []api.TokenType{api.TokenAccess, api.TokenRefresh, api.TokenEmail, api.TokenPassword}
+	for i, typ := range types {
 		k, ok := cfg.Keys[typ]
 		if !ok || len(k.Secret) == 0 {
 			return nil, fmt.Errorf("%s token secret is empty", typ)
@@ -55,6 +63,13 @@ func NewTokens(cfg TokensConfig) (*Tokens, error) {
 		}
 		if k.Lifetime <= 0 {
 			return nil, fmt.Errorf("%s token lifetime must be positive", typ)
+		}
+		// One secret per type is what keeps a token of one type from
+		// passing as another.
+		for _, earlier := range types[:i] {
+			if string(cfg.Keys[earlier].Secret) == string(k.Secret) {
+				return nil, fmt.Errorf("%s and %s token secrets are equal", earlier, typ)
+			}
 		}
 	}
 	now := cfg.Now
@@ -87,6 +102,29 @@ type claims struct {
 	Type       string `json:"type"`
 	IssuedAtNs int64  `json:"iat_ns"`
 	Pair       string `json:"pair,omitempty"`
+}
+
+// claimKeys are the keys a token body may hold, spelt exactly as Issue
+// writes them.
+var claimKeys = map[string]bool{
+	"iss": true, "iat": true, "exp": true, "jti": true, "user_id": true, "access_role": true,
+	"type": true, "iat_ns": true, "pair": true,
+}
+
+// UnmarshalJSON refuses any key but claimKeys: encoding/json matches keys
+// case-insensitively, so "USER_ID" would otherwise be read as user_id.
+func (c *claims) UnmarshalJSON(b []byte) error {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return err
+	}
+	for k := range keys {
+		if !claimKeys[k] {
+			return fmt.Errorf("unexpected claim %q", k)
+		}
+	}
+	type plain claims // without this method
+	return json.Unmarshal(b, (*plain)(c))
 }
 
 // NewID returns 128 random bits, base64url encoded.
@@ -175,7 +213,7 @@ func (t *Tokens) parse(p *jwt.Parser, typ api.TokenType, token string) (api.Clai
 	case !api.Role(body.AccessRole).Valid():
 		return api.Claims{}, api.Errorf(api.CodeTokenInvalid, "%s token has unknown role", typ)
 	}
-	return api.Claims{
+	c := api.Claims{
 		ID:        body.ID,
 		Type:      typ,
 		UserID:    body.UserID,
@@ -183,5 +221,22 @@ func (t *Tokens) parse(p *jwt.Parser, typ api.TokenType, token string) (api.Clai
 		IssuedAt:  time.Unix(0, body.IssuedAtNs),
 		ExpiresAt: body.ExpiresAt.Time,
 		Pair:      body.Pair,
-	}, nil
+	}
+	if err := t.checkTimes(c, body.IssuedAt.Time); err != nil {
+		return api.Claims{}, err
+	}
+	return c, nil
+}
+
+// checkTimes holds whatever the clock: iat not ahead of it (beyond
+// ClockSkew) and iat and iat_ns in agreement.
+func (t *Tokens) checkTimes(c api.Claims, iat time.Time) error {
+	invalid := func(why string) error { return api.Errorf(api.CodeTokenInvalid, "%s token %s", c.Type, why) }
+	switch {
+	case c.IssuedAt.After(t.now().Add(ClockSkew)):
+		return invalid("issued in the future")
+	case c.IssuedAt.Unix() != iat.Unix():
+		return invalid("has iat and iat_ns apart")
+	}
+	return nil
 }

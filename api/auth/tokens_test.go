@@ -111,6 +111,11 @@ func validClaims(typ api.TokenType) jwt.MapClaims {
 	}
 }
 
+// rename moves claim from to the key to, keeping its value.
+func rename(c jwt.MapClaims, from, to string) jwt.MapClaims {
+	return with(with(c, to, c[from]), from, nil)
+}
+
 func with(c jwt.MapClaims, k string, v any) jwt.MapClaims {
 	out := jwt.MapClaims{}
 	for kk, vv := range c {
@@ -172,6 +177,15 @@ func TestHostileTokens(t *testing.T) {
 		{"string user_id", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "user_id", "7")), api.CodeTokenInvalid},
 		{"unknown role", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "access_role", "root")), api.CodeTokenInvalid},
 		{"expired", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "exp", time.Now().Add(-time.Minute).Unix())), api.CodeTokenExpired},
+		// encoding/json matches keys case-insensitively; claim names must match exactly.
+		{"USER_ID", sign(t, jwt.SigningMethodHS256, accessKey, rename(validClaims(api.TokenAccess), "user_id", "USER_ID")), api.CodeTokenInvalid},
+		{"Type", sign(t, jwt.SigningMethodHS256, accessKey, rename(validClaims(api.TokenAccess), "type", "Type")), api.CodeTokenInvalid},
+		{"Access_Role", sign(t, jwt.SigningMethodHS256, accessKey, rename(validClaims(api.TokenAccess), "access_role", "Access_Role")), api.CodeTokenInvalid},
+		{"user_id and USER_ID", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "USER_ID", 1)), api.CodeTokenInvalid},
+		{"unknown claim", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "admin", true)), api.CodeTokenInvalid},
+		{"iat in the future", sign(t, jwt.SigningMethodHS256, accessKey, future(validClaims(api.TokenAccess), time.Hour)), api.CodeTokenInvalid},
+		{"iat past the clock-skew leeway", sign(t, jwt.SigningMethodHS256, accessKey, future(validClaims(api.TokenAccess), 2*time.Minute)), api.CodeTokenInvalid},
+		{"iat_ns in the future, iat not", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "iat_ns", time.Now().Add(time.Hour).UnixNano())), api.CodeTokenInvalid},
 		{"empty", "", api.CodeTokenInvalid},
 		{"garbage", "not.a.token", api.CodeTokenInvalid},
 		{"two parts", parts[0] + "." + parts[1], api.CodeTokenInvalid},
@@ -184,6 +198,31 @@ func TestHostileTokens(t *testing.T) {
 				t.Errorf("Parse = %v (code %s), want %s", err, got, tt.code)
 			}
 		})
+	}
+}
+
+// future moves iat (and iat_ns) d ahead of now.
+func future(c jwt.MapClaims, d time.Duration) jwt.MapClaims {
+	at := time.Now().Add(d)
+	return with(with(c, "iat", at.Unix()), "iat_ns", at.UnixNano())
+}
+
+func TestIssuedAtWithinClockSkew(t *testing.T) {
+	tk := newTestTokens(t, nil)
+	key := testKeys[api.TokenAccess].Secret
+	// A clock a few seconds ahead on another instance is tolerated...
+	soon := sign(t, jwt.SigningMethodHS256, key, future(validClaims(api.TokenAccess), 10*time.Second))
+	if _, err := tk.Parse(api.TokenAccess, soon); err != nil {
+		t.Errorf("iat 10s ahead: %v", err)
+	}
+	// ...an iat beyond the leeway is not, by either parser.
+	late := sign(t, jwt.SigningMethodHS256, key, future(validClaims(api.TokenAccess), time.Hour))
+	if _, err := tk.ParseExpired(api.TokenAccess, late); api.ErrorCode(err) != api.CodeTokenInvalid {
+		t.Errorf("ParseExpired took an iat an hour ahead: %v", err)
+	}
+	upper := sign(t, jwt.SigningMethodHS256, key, rename(validClaims(api.TokenAccess), "user_id", "User_Id"))
+	if _, err := tk.ParseExpired(api.TokenAccess, upper); api.ErrorCode(err) != api.CodeTokenInvalid {
+		t.Errorf("ParseExpired took a misspelt claim: %v", err)
 	}
 }
 
@@ -234,6 +273,15 @@ func TestNewTokensChecksConfig(t *testing.T) {
 	if _, err := NewTokens(TokensConfig{Keys: testKeys}); err == nil {
 		t.Error("empty issuer accepted")
 	}
+	same := map[api.TokenType]Key{}
+	for k, v := range testKeys {
+		same[k] = v
+	}
+	same[api.TokenPassword] = Key{Secret: testKeys[api.TokenAccess].Secret, Lifetime: time.Hour}
+	if _, err := NewTokens(TokensConfig{Issuer: "x", Keys: same}); err == nil || !strings.Contains(err.Error(), "access and password") {
+		t.Errorf("equal secrets: %v", err)
+	}
+
 }
 
 // FuzzParseToken: no input makes Parse panic, and nothing but a token

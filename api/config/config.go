@@ -126,7 +126,7 @@ type SMTP struct {
 	From     string
 }
 
-// MinJWTSecretLen is the shortest signing secret accepted.
+// MinJWTSecretLen is the shortest signing secret accepted (as in api/auth).
 const MinJWTSecretLen = 16
 
 // FromEnv reads the process environment.
@@ -166,16 +166,24 @@ func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, err
 	c.JWT.RefreshSecret = r.secret("STARWARS_JWT_REFRESH_SECRET", true)
 	c.JWT.EmailSecret = r.secret("STARWARS_JWT_EMAIL_SECRET", true)
 	c.JWT.PasswordSecret = r.secret("STARWARS_JWT_PASSWORD_SECRET", true)
-	for _, s := range []struct {
+	secrets := []struct {
 		name  string
 		value Secret
 	}{
 		{"STARWARS_JWT_ACCESS_SECRET", c.JWT.AccessSecret}, {"STARWARS_JWT_REFRESH_SECRET", c.JWT.RefreshSecret},
 		{"STARWARS_JWT_EMAIL_SECRET", c.JWT.EmailSecret}, {"STARWARS_JWT_PASSWORD_SECRET", c.JWT.PasswordSecret},
-	} {
+	}
+	for i, s := range secrets {
 		// A short HMAC key can be guessed offline from any one token.
 		if s.value != "" && len(s.value) < MinJWTSecretLen {
 			r.fail("%s must be at least %d bytes", s.name, MinJWTSecretLen)
+		}
+		// One secret per token type keeps a token of one type from passing
+		// as another.
+		for _, earlier := range secrets[:i] {
+			if s.value != "" && s.value == earlier.value {
+				r.fail("%s and %s must differ", earlier.name, s.name)
+			}
 		}
 	}
 	c.JWT.AccessLifetime = r.duration("STARWARS_JWT_ACCESS_LIFETIME", 10*time.Hour)

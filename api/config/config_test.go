@@ -187,6 +187,16 @@ func TestInvalid(t *testing.T) {
 	}
 }
 
+func TestJWTSecretsDiffer(t *testing.T) {
+	_, err := Load(env(map[string]string{"STARWARS_JWT_PASSWORD_SECRET": required["STARWARS_JWT_REFRESH_SECRET"]}), noFiles)
+	if err == nil || !strings.Contains(err.Error(), "STARWARS_JWT_REFRESH_SECRET") || !strings.Contains(err.Error(), "STARWARS_JWT_PASSWORD_SECRET") {
+		t.Errorf("equal refresh and password secrets: %v", err)
+	}
+	if err != nil && strings.Contains(err.Error(), required["STARWARS_JWT_REFRESH_SECRET"]) {
+		t.Errorf("error shows the secret: %v", err)
+	}
+}
+
 func TestSecretsMaskedInLogs(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"STARWARS_ADMIN_EMAIL":    "admin@example.org",
