@@ -61,8 +61,8 @@ func NewTokens(cfg TokensConfig) (*Tokens, error) {
 		if len(k.Secret) < minSecretLen {
 			return nil, fmt.Errorf("%s token secret is shorter than %d bytes", typ, minSecretLen)
 		}
-		if k.Lifetime <= 0 {
-			return nil, fmt.Errorf("%s token lifetime must be positive", typ)
+		if k.Lifetime <= 0 || k.Lifetime > api.MaxTokenAge {
+			return nil, fmt.Errorf("%s token lifetime must be positive and at most %v", typ, api.MaxTokenAge)
 		}
 		// One secret per type is what keeps a token of one type from
 		// passing as another.
@@ -102,13 +102,17 @@ type claims struct {
 	Type       string `json:"type"`
 	IssuedAtNs int64  `json:"iat_ns"`
 	Pair       string `json:"pair,omitempty"`
+	// Session claims (access and refresh tokens).
+	Family     string           `json:"fam,omitempty"`
+	AuthTime   *jwt.NumericDate `json:"auth_time,omitempty"`
+	SessionEnd *jwt.NumericDate `json:"sess_exp,omitempty"`
 }
 
 // claimKeys are the keys a token body may hold, spelt exactly as Issue
 // writes them.
 var claimKeys = map[string]bool{
 	"iss": true, "iat": true, "exp": true, "jti": true, "user_id": true, "access_role": true,
-	"type": true, "iat_ns": true, "pair": true,
+	"type": true, "iat_ns": true, "pair": true, "fam": true, "auth_time": true, "sess_exp": true,
 }
 
 // UnmarshalJSON refuses any key but claimKeys: encoding/json matches keys
@@ -134,9 +138,6 @@ func (t *Tokens) NewID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// Lifetime returns the configured lifetime of typ.
-func (t *Tokens) Lifetime(typ api.TokenType) time.Duration { return t.keys[typ].Lifetime }
-
 // Issue signs c with the secret of c.Type.
 func (t *Tokens) Issue(c api.Claims) (string, api.Claims, error) {
 	key, ok := t.keys[c.Type]
@@ -152,7 +153,13 @@ func (t *Tokens) Issue(c api.Claims) (string, api.Claims, error) {
 	if c.ExpiresAt.IsZero() {
 		c.ExpiresAt = c.IssuedAt.Add(key.Lifetime)
 	}
-	c.ExpiresAt = c.ExpiresAt.Truncate(time.Second) // what a NumericDate keeps
+	// What a NumericDate keeps.
+	c.ExpiresAt = c.ExpiresAt.Truncate(time.Second)
+	c.AuthTime = c.AuthTime.Truncate(time.Second)
+	c.SessionEnd = c.SessionEnd.Truncate(time.Second)
+	if !c.SessionEnd.IsZero() && c.ExpiresAt.After(c.SessionEnd) {
+		c.ExpiresAt = c.SessionEnd
+	}
 	body := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.issuer,
@@ -165,6 +172,9 @@ func (t *Tokens) Issue(c api.Claims) (string, api.Claims, error) {
 		Type:       string(c.Type),
 		IssuedAtNs: c.IssuedAt.UnixNano(),
 		Pair:       c.Pair,
+		Family:     c.Family,
+		AuthTime:   numericDate(c.AuthTime),
+		SessionEnd: numericDate(c.SessionEnd),
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, body).SignedString(key.Secret)
 	if err != nil {
@@ -221,6 +231,13 @@ func (t *Tokens) parse(p *jwt.Parser, typ api.TokenType, token string) (api.Clai
 		IssuedAt:  time.Unix(0, body.IssuedAtNs),
 		ExpiresAt: body.ExpiresAt.Time,
 		Pair:      body.Pair,
+		Family:    body.Family,
+	}
+	if body.AuthTime != nil {
+		c.AuthTime = body.AuthTime.Time
+	}
+	if body.SessionEnd != nil {
+		c.SessionEnd = body.SessionEnd.Time
 	}
 	if err := t.checkTimes(c, body.IssuedAt.Time); err != nil {
 		return api.Claims{}, err
@@ -229,7 +246,8 @@ func (t *Tokens) parse(p *jwt.Parser, typ api.TokenType, token string) (api.Clai
 }
 
 // checkTimes holds whatever the clock: iat not ahead of it (beyond
-// ClockSkew) and iat and iat_ns in agreement.
+// ClockSkew), iat and iat_ns in agreement, no token living longer than
+// MaxTokenAge, and access and refresh tokens within their session.
 func (t *Tokens) checkTimes(c api.Claims, iat time.Time) error {
 	invalid := func(why string) error { return api.Errorf(api.CodeTokenInvalid, "%s token %s", c.Type, why) }
 	switch {
@@ -237,6 +255,25 @@ func (t *Tokens) checkTimes(c api.Claims, iat time.Time) error {
 		return invalid("issued in the future")
 	case c.IssuedAt.Unix() != iat.Unix():
 		return invalid("has iat and iat_ns apart")
+	case c.ExpiresAt.Sub(c.IssuedAt) > api.MaxTokenAge:
+		return invalid("lives too long")
+	}
+	if c.Type != api.TokenAccess && c.Type != api.TokenRefresh {
+		return nil
+	}
+	switch {
+	case c.Family == "" || c.AuthTime.IsZero() || c.SessionEnd.IsZero():
+		return invalid("lacks a session claim")
+	case c.AuthTime.After(iat), c.ExpiresAt.After(c.SessionEnd), c.SessionEnd.Sub(c.AuthTime) > api.MaxTokenAge:
+		return invalid("outside its session")
 	}
 	return nil
+}
+
+// numericDate is nil for the zero time, so that omitempty drops it.
+func numericDate(t time.Time) *jwt.NumericDate {
+	if t.IsZero() {
+		return nil
+	}
+	return jwt.NewNumericDate(t)
 }
