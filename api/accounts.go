@@ -21,6 +21,8 @@ type Accounts struct {
 	mailer  Mailer
 	log     *slog.Logger
 	now     func() time.Time
+	// maxAge is how long after login a session's tokens are accepted.
+	maxAge time.Duration
 	// verifyURL is the verification link without its query, e.g.
 	// "https://api.example.com/users/v1/email_verification".
 	verifyURL string
@@ -42,13 +44,19 @@ type AccountsDeps struct {
 	// VerifyURL is where the verification link points, without its query.
 	VerifyURL string
 	Now       func() time.Time
+	// SessionMaxAge is how long after login a session's tokens are
+	// accepted and rotated; DefaultSessionMaxAge when zero.
+	SessionMaxAge time.Duration
 }
 
 // NewAccounts returns the account rules over the given adapters.
 func NewAccounts(d AccountsDeps) *Accounts {
 	a := &Accounts{
 		store: d.Store, tokens: d.Tokens, revoked: d.Revocations, hasher: d.Hasher,
-		mailer: d.Mailer, log: d.Logger, now: d.Now, verifyURL: d.VerifyURL,
+		mailer: d.Mailer, log: d.Logger, now: d.Now, verifyURL: d.VerifyURL, maxAge: d.SessionMaxAge,
+	}
+	if a.maxAge <= 0 {
+		a.maxAge = DefaultSessionMaxAge
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -182,7 +190,8 @@ func (a *Accounts) Login(ctx context.Context, email, password string) (Session, 
 	if !u.EmailVerified {
 		return Session{}, &Error{Code: CodeEmailUnverified}
 	}
-	return a.issuePair(u)
+	now := a.now()
+	return a.issuePair(u, Claims{Family: a.tokens.NewID(), AuthTime: now, SessionEnd: now.Add(a.maxAge)})
 }
 
 // burnVerify spends the time of one password check, so that an unknown
@@ -201,14 +210,20 @@ func (a *Accounts) burnVerify(ctx context.Context, password string) {
 	}
 }
 
-func (a *Accounts) issuePair(u User) (Session, error) {
+// issuePair issues an access and a refresh token of session s (its
+// Family, AuthTime and SessionEnd).
+func (a *Accounts) issuePair(u User, s Claims) (Session, error) {
 	now := a.now()
 	accessID, refreshID := a.tokens.NewID(), a.tokens.NewID()
-	access, _, err := a.tokens.Issue(Claims{ID: accessID, Type: TokenAccess, UserID: u.ID, Role: u.Role, IssuedAt: now, Pair: refreshID})
+	c := Claims{UserID: u.ID, Role: u.Role, IssuedAt: now, Family: s.Family, AuthTime: s.AuthTime, SessionEnd: s.SessionEnd}
+	ac, rc := c, c
+	ac.ID, ac.Type, ac.Pair = accessID, TokenAccess, refreshID
+	rc.ID, rc.Type, rc.Pair = refreshID, TokenRefresh, accessID
+	access, _, err := a.tokens.Issue(ac)
 	if err != nil {
 		return Session{}, fmt.Errorf("issue access token: %w", err)
 	}
-	refresh, _, err := a.tokens.Issue(Claims{ID: refreshID, Type: TokenRefresh, UserID: u.ID, Role: u.Role, IssuedAt: now, Pair: accessID})
+	refresh, _, err := a.tokens.Issue(rc)
 	if err != nil {
 		return Session{}, fmt.Errorf("issue refresh token: %w", err)
 	}
@@ -222,10 +237,22 @@ func (a *Accounts) Authenticate(ctx context.Context, token string) (Claims, erro
 	if err != nil {
 		return Claims{}, err
 	}
+	if err := a.checkSession(c); err != nil {
+		return Claims{}, err
+	}
 	if err := a.checkNotRevoked(ctx, c); err != nil {
 		return Claims{}, err
 	}
 	return c, nil
+}
+
+// checkSession refuses a token of a session past its max age as this
+// instance is configured, when that is shorter than at login.
+func (a *Accounts) checkSession(c Claims) error {
+	if !a.now().Before(c.AuthTime.Add(a.maxAge)) {
+		return Errorf(CodeTokenInvalid, "session of user %d past its max age", c.UserID)
+	}
+	return nil
 }
 
 // Principal loads the stored user behind valid claims, so that roles are
@@ -255,23 +282,19 @@ func (a *Accounts) checkNotRevoked(ctx context.Context, c Claims) error {
 	return nil
 }
 
-// Logout revokes the access token and the refresh token issued with it.
+// Logout ends the access token's session: the access token, the refresh
+// token issued with it and any other token of the same login.
 func (a *Accounts) Logout(ctx context.Context, access Claims) error {
-	if _, err := a.revoked.Revoke(ctx, access.ID, access.ExpiresAt); err != nil {
-		return fmt.Errorf("revoke access token: %w", err)
-	}
-	if access.Pair != "" {
-		refreshExp := access.IssuedAt.Add(a.tokens.Lifetime(TokenRefresh))
-		if _, err := a.revoked.Revoke(ctx, access.Pair, refreshExp); err != nil {
-			return fmt.Errorf("revoke refresh token: %w", err)
-		}
+	if err := a.revoked.RevokeFamily(ctx, access.Family, access.SessionEnd); err != nil {
+		return fmt.Errorf("revoke session: %w", err)
 	}
 	return nil
 }
 
 // Rotate exchanges a refresh token and the access token it came with for a
-// new pair. A refresh token that was already revoked (rotated or logged
-// out) means it leaked: every token of its user issued so far is revoked.
+// new pair of the same session, until the session's max age. A refresh
+// token that was already revoked (rotated or logged out) means it leaked:
+// its session and every token of its user issued so far are revoked.
 func (a *Accounts) Rotate(ctx context.Context, refreshToken, oldAccessToken string) (Session, error) {
 	rc, err := a.tokens.Parse(TokenRefresh, refreshToken)
 	if err != nil {
@@ -283,6 +306,9 @@ func (a *Accounts) Rotate(ctx context.Context, refreshToken, oldAccessToken stri
 	}
 	if revoked {
 		return Session{}, a.reuse(ctx, rc)
+	}
+	if err := a.checkSession(rc); err != nil {
+		return Session{}, err
 	}
 	if oldAccessToken == "" {
 		return Session{}, Errorf(CodeTokenInvalid, "old_access_token missing")
@@ -306,15 +332,28 @@ func (a *Accounts) Rotate(ctx context.Context, refreshToken, oldAccessToken stri
 	if _, err := a.revoked.Revoke(ctx, ac.ID, ac.ExpiresAt); err != nil {
 		return Session{}, fmt.Errorf("revoke access token: %w", err)
 	}
+	// The refresh token's own access token, when another was presented.
+	// Its exp is not at hand; it is no later than the session's end.
+	if rc.Pair != ac.ID {
+		if _, err := a.revoked.Revoke(ctx, rc.Pair, rc.SessionEnd); err != nil {
+			return Session{}, fmt.Errorf("revoke paired access token: %w", err)
+		}
+	}
 	u, err := a.Principal(ctx, rc)
 	if err != nil {
 		return Session{}, err
 	}
-	return a.issuePair(u)
+	return a.issuePair(u, rc)
 }
 
+// reuse revokes the session of a reused refresh token first: a concurrent
+// rotation that won the race issues its pair into that session, possibly
+// after the user's cut-off below, and must not keep it.
 func (a *Accounts) reuse(ctx context.Context, rc Claims) error {
 	a.log.WarnContext(ctx, "revoked refresh token presented: revoking all of the user's tokens", "user_id", rc.UserID, "jti", rc.ID)
+	if err := a.revoked.RevokeFamily(ctx, rc.Family, rc.SessionEnd); err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
 	if err := a.revoked.RevokeUser(ctx, rc.UserID, a.now()); err != nil {
 		return fmt.Errorf("revoke user tokens: %w", err)
 	}
@@ -352,16 +391,15 @@ func (a *Accounts) UpdateUser(ctx context.Context, actor User, id int64, upd Use
 	if upd.Role != nil && !upd.Role.Valid() {
 		return User{}, Errorf(CodeBadRequest, "unknown role %q", *upd.Role)
 	}
-	u, err := a.store.UpdateUser(ctx, id, upd)
-	if err != nil {
-		return User{}, err
+	var u User
+	update := func() (err error) {
+		u, err = a.store.UpdateUser(ctx, id, upd)
+		return err
 	}
 	if upd.Disabled != nil && *upd.Disabled {
-		if err := a.revoked.RevokeUser(ctx, id, a.now()); err != nil {
-			return User{}, fmt.Errorf("revoke tokens of disabled user: %w", err)
-		}
+		return u, a.revokeAround(ctx, id, update)
 	}
-	return u, nil
+	return u, update()
 }
 
 // DeleteUser removes a user at an admin's request; admins cannot delete
@@ -373,13 +411,30 @@ func (a *Accounts) DeleteUser(ctx context.Context, actor User, id int64) error {
 	if actor.ID == id {
 		return Errorf(CodeForbidden, "admin %d tried to delete their own account", id)
 	}
-	if err := a.store.DeleteUser(ctx, id); err != nil {
+	return a.revokeAround(ctx, id, func() error { return a.store.DeleteUser(ctx, id) })
+}
+
+// revokeAround revokes every token of user id issued so far, makes the
+// store change, and revokes again. First, because a user deleted or
+// disabled in MySQL whose tokens Redis did not revoke would keep reading
+// data (those routes do not read the store): a failure there is
+// service-unavailable and changes nothing. Again after, for a login that
+// read the user between the first revocation and the change.
+func (a *Accounts) revokeAround(ctx context.Context, id int64, change func() error) error {
+	revoke := func() error {
+		if err := a.revoked.RevokeUser(ctx, id, a.now()); err != nil {
+			a.log.ErrorContext(ctx, "revoke user tokens", "user_id", id, "err", err)
+			return &Error{Code: CodeUnavailable, Message: fmt.Sprintf("revoke tokens of user %d", id), Err: err}
+		}
+		return nil
+	}
+	if err := revoke(); err != nil {
 		return err
 	}
-	if err := a.revoked.RevokeUser(ctx, id, a.now()); err != nil {
-		return fmt.Errorf("revoke tokens of deleted user: %w", err)
+	if err := change(); err != nil {
+		return err
 	}
-	return nil
+	return revoke()
 }
 
 // EnsureAdmin makes the configured first admin exist, verified, with the
@@ -438,10 +493,24 @@ func (a *Accounts) EnsureAdmin(ctx context.Context, email, password string) erro
 	if upd.Empty() {
 		return nil
 	}
-	if _, err := a.store.UpdateUser(ctx, u.ID, upd); err != nil {
-		return fmt.Errorf("update admin: %w", err)
+	update := func() error {
+		if _, err := a.store.UpdateUser(ctx, u.ID, upd); err != nil {
+			return fmt.Errorf("update admin: %w", err)
+		}
+		return nil
 	}
-	a.log.InfoContext(ctx, "admin brought in step with configuration", "email", email)
+	if upd.PasswordHash == nil {
+		err = update()
+	} else {
+		// A new password ends the sessions opened with the old one. The
+		// revocation comes first: after a failed one, the restart would
+		// otherwise find the password in step and never revoke.
+		err = a.revokeAround(ctx, u.ID, update)
+	}
+	if err != nil {
+		return err
+	}
+	a.log.InfoContext(ctx, "admin brought in step with configuration", "email", email, "password_changed", upd.PasswordHash != nil)
 	return nil
 }
 

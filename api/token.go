@@ -16,6 +16,17 @@ const (
 	TokenPassword TokenType = "password"
 )
 
+// MaxTokenAge bounds every token's life and every session's max age (the
+// configuration is checked against it, and tokens claiming more are
+// refused). So revoking "every token of a user issued so far" needs
+// remembering no longer than this, whatever lifetimes the instances that
+// issued those tokens were configured with.
+const MaxTokenAge = 30 * 24 * time.Hour
+
+// DefaultSessionMaxAge is how long after login a session's tokens may
+// still be rotated when the configuration does not say.
+const DefaultSessionMaxAge = 7 * 24 * time.Hour
+
 // Claims is what a token says, independent of its encoding.
 type Claims struct {
 	ID        string // jti, unique per token
@@ -28,6 +39,19 @@ type Claims struct {
 	// token names its refresh token and the other way round, so that logout
 	// can revoke both from either.
 	Pair string
+
+	// Session claims, on access and refresh tokens only: each rotation
+	// copies them from the refresh token into the new pair.
+	//
+	// Family names the login a token descends from, so that reuse of a
+	// refresh token can revoke every token of that session, those issued
+	// after the reuse was detected included.
+	Family string
+	// AuthTime is the login time.
+	AuthTime time.Time
+	// SessionEnd is the login time plus the session max age configured at
+	// login: no token of the session expires after it.
+	SessionEnd time.Time
 }
 
 // Tokens issues and checks signed tokens. Parse errors are *Error values
@@ -35,7 +59,8 @@ type Claims struct {
 // past its expiry.
 type Tokens interface {
 	// Issue signs a token of type c.Type; it fills ID, IssuedAt and
-	// ExpiresAt when they are zero, and returns the claims as signed.
+	// ExpiresAt when they are zero, keeps ExpiresAt at or before a set
+	// SessionEnd, and returns the claims as signed.
 	Issue(c Claims) (string, Claims, error)
 	// Parse checks signature, algorithm, issuer, type and expiry.
 	Parse(typ TokenType, token string) (Claims, error)
@@ -44,8 +69,6 @@ type Tokens interface {
 	ParseExpired(typ TokenType, token string) (Claims, error)
 	// NewID returns a fresh unique token id.
 	NewID() string
-	// Lifetime is how long a token of type typ stays valid.
-	Lifetime(typ TokenType) time.Duration
 }
 
 // Revocations remembers revoked tokens until they would have expired anyway.
@@ -56,7 +79,10 @@ type Revocations interface {
 	Revoke(ctx context.Context, id string, exp time.Time) (already bool, err error)
 	// RevokeUser revokes every token of the user issued at or before at.
 	RevokeUser(ctx context.Context, userID int64, at time.Time) error
-	// Revoked reports whether c is revoked, by id or by its user's cut-off.
+	// RevokeFamily revokes every token of a session until its end.
+	RevokeFamily(ctx context.Context, family string, end time.Time) error
+	// Revoked reports whether c is revoked, by id, by its user's cut-off
+	// or by its session family.
 	Revoked(ctx context.Context, c Claims) (bool, error)
 }
 

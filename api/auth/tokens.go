@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -36,16 +37,23 @@ type Tokens struct {
 
 var _ api.Tokens = (*Tokens)(nil)
 
-// minSecretLen guards against a secret too short to resist guessing; 32
-// bytes matches HS256's output size.
+// minSecretLen guards against a secret too short to resist offline
+// guessing from any one token: 16 bytes, as config.MinJWTSecretLen. (The
+// secrets swdeploy generates are 32 characters.)
 const minSecretLen = 16
+
+// ClockSkew is how far ahead of this instance's clock a token's iat may be:
+// another instance's clock may run a little fast, but a token issued in
+// the future is forged or comes from a badly wrong clock.
+const ClockSkew = 30 * time.Second
 
 // NewTokens checks cfg and returns a token signer and parser.
 func NewTokens(cfg TokensConfig) (*Tokens, error) {
 	if cfg.Issuer == "" {
 		return nil, errors.New("token issuer is empty")
 	}
-	for _, typ := range []api.TokenType{api.TokenAccess, api.TokenRefresh, api.TokenEmail, api.TokenPassword} {
+	types := []api.TokenType{api.TokenAccess, api.TokenRefresh, api.TokenEmail, api.TokenPassword}
+	for i, typ := range types {
 		k, ok := cfg.Keys[typ]
 		if !ok || len(k.Secret) == 0 {
 			return nil, fmt.Errorf("%s token secret is empty", typ)
@@ -53,8 +61,15 @@ func NewTokens(cfg TokensConfig) (*Tokens, error) {
 		if len(k.Secret) < minSecretLen {
 			return nil, fmt.Errorf("%s token secret is shorter than %d bytes", typ, minSecretLen)
 		}
-		if k.Lifetime <= 0 {
-			return nil, fmt.Errorf("%s token lifetime must be positive", typ)
+		if k.Lifetime <= 0 || k.Lifetime > api.MaxTokenAge {
+			return nil, fmt.Errorf("%s token lifetime must be positive and at most %v", typ, api.MaxTokenAge)
+		}
+		// One secret per type is what keeps a token of one type from
+		// passing as another.
+		for _, earlier := range types[:i] {
+			if string(cfg.Keys[earlier].Secret) == string(k.Secret) {
+				return nil, fmt.Errorf("%s and %s token secrets are equal", earlier, typ)
+			}
 		}
 	}
 	now := cfg.Now
@@ -87,6 +102,33 @@ type claims struct {
 	Type       string `json:"type"`
 	IssuedAtNs int64  `json:"iat_ns"`
 	Pair       string `json:"pair,omitempty"`
+	// Session claims (access and refresh tokens).
+	Family     string           `json:"fam,omitempty"`
+	AuthTime   *jwt.NumericDate `json:"auth_time,omitempty"`
+	SessionEnd *jwt.NumericDate `json:"sess_exp,omitempty"`
+}
+
+// claimKeys are the keys a token body may hold, spelt exactly as Issue
+// writes them.
+var claimKeys = map[string]bool{
+	"iss": true, "iat": true, "exp": true, "jti": true, "user_id": true, "access_role": true,
+	"type": true, "iat_ns": true, "pair": true, "fam": true, "auth_time": true, "sess_exp": true,
+}
+
+// UnmarshalJSON refuses any key but claimKeys: encoding/json matches keys
+// case-insensitively, so "USER_ID" would otherwise be read as user_id.
+func (c *claims) UnmarshalJSON(b []byte) error {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return err
+	}
+	for k := range keys {
+		if !claimKeys[k] {
+			return fmt.Errorf("unexpected claim %q", k)
+		}
+	}
+	type plain claims // without this method
+	return json.Unmarshal(b, (*plain)(c))
 }
 
 // NewID returns 128 random bits, base64url encoded.
@@ -95,9 +137,6 @@ func (t *Tokens) NewID() string {
 	_, _ = rand.Read(b[:]) // never fails on supported platforms
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
-
-// Lifetime returns the configured lifetime of typ.
-func (t *Tokens) Lifetime(typ api.TokenType) time.Duration { return t.keys[typ].Lifetime }
 
 // Issue signs c with the secret of c.Type.
 func (t *Tokens) Issue(c api.Claims) (string, api.Claims, error) {
@@ -114,7 +153,13 @@ func (t *Tokens) Issue(c api.Claims) (string, api.Claims, error) {
 	if c.ExpiresAt.IsZero() {
 		c.ExpiresAt = c.IssuedAt.Add(key.Lifetime)
 	}
-	c.ExpiresAt = c.ExpiresAt.Truncate(time.Second) // what a NumericDate keeps
+	// What a NumericDate keeps.
+	c.ExpiresAt = c.ExpiresAt.Truncate(time.Second)
+	c.AuthTime = c.AuthTime.Truncate(time.Second)
+	c.SessionEnd = c.SessionEnd.Truncate(time.Second)
+	if !c.SessionEnd.IsZero() && c.ExpiresAt.After(c.SessionEnd) {
+		c.ExpiresAt = c.SessionEnd
+	}
 	body := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.issuer,
@@ -127,6 +172,9 @@ func (t *Tokens) Issue(c api.Claims) (string, api.Claims, error) {
 		Type:       string(c.Type),
 		IssuedAtNs: c.IssuedAt.UnixNano(),
 		Pair:       c.Pair,
+		Family:     c.Family,
+		AuthTime:   numericDate(c.AuthTime),
+		SessionEnd: numericDate(c.SessionEnd),
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, body).SignedString(key.Secret)
 	if err != nil {
@@ -175,7 +223,7 @@ func (t *Tokens) parse(p *jwt.Parser, typ api.TokenType, token string) (api.Clai
 	case !api.Role(body.AccessRole).Valid():
 		return api.Claims{}, api.Errorf(api.CodeTokenInvalid, "%s token has unknown role", typ)
 	}
-	return api.Claims{
+	c := api.Claims{
 		ID:        body.ID,
 		Type:      typ,
 		UserID:    body.UserID,
@@ -183,5 +231,49 @@ func (t *Tokens) parse(p *jwt.Parser, typ api.TokenType, token string) (api.Clai
 		IssuedAt:  time.Unix(0, body.IssuedAtNs),
 		ExpiresAt: body.ExpiresAt.Time,
 		Pair:      body.Pair,
-	}, nil
+		Family:    body.Family,
+	}
+	if body.AuthTime != nil {
+		c.AuthTime = body.AuthTime.Time
+	}
+	if body.SessionEnd != nil {
+		c.SessionEnd = body.SessionEnd.Time
+	}
+	if err := t.checkTimes(c, body.IssuedAt.Time); err != nil {
+		return api.Claims{}, err
+	}
+	return c, nil
+}
+
+// checkTimes holds whatever the clock: iat not ahead of it (beyond
+// ClockSkew), iat and iat_ns in agreement, no token living longer than
+// MaxTokenAge, and access and refresh tokens within their session.
+func (t *Tokens) checkTimes(c api.Claims, iat time.Time) error {
+	invalid := func(why string) error { return api.Errorf(api.CodeTokenInvalid, "%s token %s", c.Type, why) }
+	switch {
+	case c.IssuedAt.After(t.now().Add(ClockSkew)):
+		return invalid("issued in the future")
+	case c.IssuedAt.Unix() != iat.Unix():
+		return invalid("has iat and iat_ns apart")
+	case c.ExpiresAt.Sub(c.IssuedAt) > api.MaxTokenAge:
+		return invalid("lives too long")
+	}
+	if c.Type != api.TokenAccess && c.Type != api.TokenRefresh {
+		return nil
+	}
+	switch {
+	case c.Family == "" || c.AuthTime.IsZero() || c.SessionEnd.IsZero():
+		return invalid("lacks a session claim")
+	case c.AuthTime.After(iat), c.ExpiresAt.After(c.SessionEnd), c.SessionEnd.Sub(c.AuthTime) > api.MaxTokenAge:
+		return invalid("outside its session")
+	}
+	return nil
+}
+
+// numericDate is nil for the zero time, so that omitempty drops it.
+func numericDate(t time.Time) *jwt.NumericDate {
+	if t.IsZero() {
+		return nil
+	}
+	return jwt.NewNumericDate(t)
 }

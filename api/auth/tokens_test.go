@@ -20,6 +20,13 @@ var testKeys = map[api.TokenType]Key{
 	api.TokenPassword: {Secret: []byte("password-secret-0123456789"), Lifetime: time.Hour},
 }
 
+// inSession adds the session claims of a login at login, which access and
+// refresh tokens must carry.
+func inSession(c api.Claims, login time.Time) api.Claims {
+	c.Family, c.AuthTime, c.SessionEnd = "family", login, login.Add(api.DefaultSessionMaxAge)
+	return c
+}
+
 func newTestTokens(t testing.TB, now func() time.Time) *Tokens {
 	t.Helper()
 	tk, err := NewTokens(TokensConfig{Issuer: "starwars-api", Keys: testKeys, Now: now})
@@ -32,7 +39,7 @@ func newTestTokens(t testing.TB, now func() time.Time) *Tokens {
 func TestIssueParseRoundTrip(t *testing.T) {
 	tk := newTestTokens(t, nil)
 	for typ := range testKeys {
-		s, issued, err := tk.Issue(api.Claims{Type: typ, UserID: 42, Role: api.RoleAdmin, Pair: "partner"})
+		s, issued, err := tk.Issue(inSession(api.Claims{Type: typ, UserID: 42, Role: api.RoleAdmin, Pair: "partner"}, time.Now().Add(-time.Minute)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +49,8 @@ func TestIssueParseRoundTrip(t *testing.T) {
 		}
 		if got.ID == "" || got.ID != issued.ID || got.UserID != 42 || got.Role != api.RoleAdmin ||
 			got.Type != typ || got.Pair != "partner" || !got.IssuedAt.Equal(issued.IssuedAt) ||
-			!got.ExpiresAt.Equal(issued.ExpiresAt) {
+			!got.ExpiresAt.Equal(issued.ExpiresAt) || got.Family != "family" ||
+			!got.AuthTime.Equal(issued.AuthTime) || !got.SessionEnd.Equal(issued.SessionEnd) {
 			t.Errorf("%s: parsed %+v, issued %+v", typ, got, issued)
 		}
 		if d := got.ExpiresAt.Sub(got.IssuedAt); d > testKeys[typ].Lifetime || d < testKeys[typ].Lifetime-time.Second {
@@ -53,7 +61,7 @@ func TestIssueParseRoundTrip(t *testing.T) {
 		if _, _, err := jwt.NewParser().ParseUnverified(s, &raw); err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range []string{"iss", "iat", "exp", "jti", "user_id", "access_role", "type"} {
+		for _, k := range []string{"iss", "iat", "exp", "jti", "user_id", "access_role", "type", "fam", "auth_time", "sess_exp"} {
 			if _, ok := raw[k]; !ok {
 				t.Errorf("%s token lacks claim %q", typ, k)
 			}
@@ -65,7 +73,7 @@ func TestIDsAreUnique(t *testing.T) {
 	tk := newTestTokens(t, nil)
 	seen := map[string]bool{}
 	for range 1000 {
-		_, c, err := tk.Issue(api.Claims{Type: api.TokenAccess, UserID: 1, Role: api.RoleBasic})
+		_, c, err := tk.Issue(api.Claims{Type: api.TokenEmail, UserID: 1, Role: api.RoleBasic})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +87,7 @@ func TestIDsAreUnique(t *testing.T) {
 func TestIssuedAtKeepsSubSecondPrecision(t *testing.T) {
 	tk := newTestTokens(t, nil)
 	at := time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.UTC)
-	s, _, err := tk.Issue(api.Claims{Type: api.TokenAccess, UserID: 1, Role: api.RoleBasic, IssuedAt: at, ExpiresAt: at.Add(time.Hour)})
+	s, _, err := tk.Issue(inSession(api.Claims{Type: api.TokenAccess, UserID: 1, Role: api.RoleBasic, IssuedAt: at, ExpiresAt: at.Add(time.Hour)}, at))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +116,13 @@ func validClaims(typ api.TokenType) jwt.MapClaims {
 	return jwt.MapClaims{
 		"iss": "starwars-api", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "jti": "abc",
 		"user_id": 7, "access_role": "basic", "type": string(typ), "iat_ns": now.UnixNano(),
+		"fam": "family", "auth_time": now.Unix(), "sess_exp": now.Add(time.Hour).Unix(),
 	}
+}
+
+// rename moves claim from to the key to, keeping its value.
+func rename(c jwt.MapClaims, from, to string) jwt.MapClaims {
+	return with(with(c, to, c[from]), from, nil)
 }
 
 func with(c jwt.MapClaims, k string, v any) jwt.MapClaims {
@@ -135,7 +149,7 @@ func TestHostileTokens(t *testing.T) {
 	if _, err := tk.Parse(api.TokenAccess, good); err != nil {
 		t.Fatalf("control token rejected: %v", err)
 	}
-	refresh, _, _ := tk.Issue(api.Claims{Type: api.TokenRefresh, UserID: 7, Role: api.RoleBasic})
+	refresh, _, _ := tk.Issue(inSession(api.Claims{Type: api.TokenRefresh, UserID: 7, Role: api.RoleBasic}, time.Now()))
 	email, _, _ := tk.Issue(api.Claims{Type: api.TokenEmail, UserID: 7, Role: api.RoleBasic})
 	password, _, _ := tk.Issue(api.Claims{Type: api.TokenPassword, UserID: 7, Role: api.RoleBasic})
 
@@ -172,6 +186,21 @@ func TestHostileTokens(t *testing.T) {
 		{"string user_id", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "user_id", "7")), api.CodeTokenInvalid},
 		{"unknown role", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "access_role", "root")), api.CodeTokenInvalid},
 		{"expired", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "exp", time.Now().Add(-time.Minute).Unix())), api.CodeTokenExpired},
+		// encoding/json matches keys case-insensitively; claim names must match exactly.
+		{"USER_ID", sign(t, jwt.SigningMethodHS256, accessKey, rename(validClaims(api.TokenAccess), "user_id", "USER_ID")), api.CodeTokenInvalid},
+		{"Type", sign(t, jwt.SigningMethodHS256, accessKey, rename(validClaims(api.TokenAccess), "type", "Type")), api.CodeTokenInvalid},
+		{"Access_Role", sign(t, jwt.SigningMethodHS256, accessKey, rename(validClaims(api.TokenAccess), "access_role", "Access_Role")), api.CodeTokenInvalid},
+		{"user_id and USER_ID", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "USER_ID", 1)), api.CodeTokenInvalid},
+		{"unknown claim", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "admin", true)), api.CodeTokenInvalid},
+		{"iat in the future", sign(t, jwt.SigningMethodHS256, accessKey, future(validClaims(api.TokenAccess), time.Hour)), api.CodeTokenInvalid},
+		{"iat past the clock-skew leeway", sign(t, jwt.SigningMethodHS256, accessKey, future(validClaims(api.TokenAccess), 2*time.Minute)), api.CodeTokenInvalid},
+		{"no family", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "fam", nil)), api.CodeTokenInvalid},
+		{"no auth_time", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "auth_time", nil)), api.CodeTokenInvalid},
+		{"no sess_exp", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "sess_exp", nil)), api.CodeTokenInvalid},
+		{"exp after sess_exp", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "sess_exp", time.Now().Add(time.Minute).Unix())), api.CodeTokenInvalid},
+		{"auth_time after iat", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "auth_time", time.Now().Add(time.Minute).Unix())), api.CodeTokenInvalid},
+		{"longer than any token lives", sign(t, jwt.SigningMethodHS256, accessKey, with(with(validClaims(api.TokenAccess), "exp", time.Now().Add(api.MaxTokenAge+time.Hour).Unix()), "sess_exp", time.Now().Add(api.MaxTokenAge+time.Hour).Unix())), api.CodeTokenInvalid},
+		{"iat_ns in the future, iat not", sign(t, jwt.SigningMethodHS256, accessKey, with(validClaims(api.TokenAccess), "iat_ns", time.Now().Add(time.Hour).UnixNano())), api.CodeTokenInvalid},
 		{"empty", "", api.CodeTokenInvalid},
 		{"garbage", "not.a.token", api.CodeTokenInvalid},
 		{"two parts", parts[0] + "." + parts[1], api.CodeTokenInvalid},
@@ -187,10 +216,35 @@ func TestHostileTokens(t *testing.T) {
 	}
 }
 
+// future moves iat (and iat_ns) d ahead of now.
+func future(c jwt.MapClaims, d time.Duration) jwt.MapClaims {
+	at := time.Now().Add(d)
+	return with(with(c, "iat", at.Unix()), "iat_ns", at.UnixNano())
+}
+
+func TestIssuedAtWithinClockSkew(t *testing.T) {
+	tk := newTestTokens(t, nil)
+	key := testKeys[api.TokenAccess].Secret
+	// A clock a few seconds ahead on another instance is tolerated...
+	soon := sign(t, jwt.SigningMethodHS256, key, future(validClaims(api.TokenAccess), 10*time.Second))
+	if _, err := tk.Parse(api.TokenAccess, soon); err != nil {
+		t.Errorf("iat 10s ahead: %v", err)
+	}
+	// ...an iat beyond the leeway is not, by either parser.
+	late := sign(t, jwt.SigningMethodHS256, key, future(validClaims(api.TokenAccess), time.Hour))
+	if _, err := tk.ParseExpired(api.TokenAccess, late); api.ErrorCode(err) != api.CodeTokenInvalid {
+		t.Errorf("ParseExpired took an iat an hour ahead: %v", err)
+	}
+	upper := sign(t, jwt.SigningMethodHS256, key, rename(validClaims(api.TokenAccess), "user_id", "User_Id"))
+	if _, err := tk.ParseExpired(api.TokenAccess, upper); api.ErrorCode(err) != api.CodeTokenInvalid {
+		t.Errorf("ParseExpired took a misspelt claim: %v", err)
+	}
+}
+
 func TestParseExpired(t *testing.T) {
 	past := time.Now().Add(-48 * time.Hour)
 	old := newTestTokens(t, func() time.Time { return past })
-	s, _, err := old.Issue(api.Claims{Type: api.TokenAccess, UserID: 3, Role: api.RoleBasic})
+	s, _, err := old.Issue(inSession(api.Claims{Type: api.TokenAccess, UserID: 3, Role: api.RoleBasic}, past))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,18 +257,36 @@ func TestParseExpired(t *testing.T) {
 		t.Errorf("ParseExpired = %+v, %v", c, err)
 	}
 	// Lenient about expiry only: type, issuer and signature still count.
-	r, _, _ := old.Issue(api.Claims{Type: api.TokenRefresh, UserID: 3, Role: api.RoleBasic})
+	r, _, _ := old.Issue(inSession(api.Claims{Type: api.TokenRefresh, UserID: 3, Role: api.RoleBasic}, past))
 	if _, err := tk.ParseExpired(api.TokenAccess, r); api.ErrorCode(err) != api.CodeTokenInvalid {
 		t.Errorf("ParseExpired took a refresh token: %v", err)
 	}
 	other, _ := NewTokens(TokensConfig{Issuer: "elsewhere", Keys: testKeys})
-	o, _, _ := other.Issue(api.Claims{Type: api.TokenAccess, UserID: 3, Role: api.RoleBasic})
+	o, _, _ := other.Issue(inSession(api.Claims{Type: api.TokenAccess, UserID: 3, Role: api.RoleBasic}, past))
 	if _, err := tk.ParseExpired(api.TokenAccess, o); api.ErrorCode(err) != api.CodeTokenInvalid {
 		t.Errorf("ParseExpired took another issuer's token: %v", err)
 	}
 	none := sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, validClaims(api.TokenAccess))
 	if _, err := tk.ParseExpired(api.TokenAccess, none); api.ErrorCode(err) != api.CodeTokenInvalid {
 		t.Errorf("ParseExpired took alg none: %v", err)
+	}
+}
+
+func TestIssueKeepsTokensWithinTheirSession(t *testing.T) {
+	tk := newTestTokens(t, nil)
+	login := time.Now().Add(-time.Hour)
+	c := inSession(api.Claims{Type: api.TokenRefresh, UserID: 1, Role: api.RoleBasic}, login)
+	c.SessionEnd = login.Add(90 * time.Minute)
+	s, issued, err := tk.Issue(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tk.Parse(api.TokenRefresh, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !issued.ExpiresAt.Equal(c.SessionEnd.Truncate(time.Second)) || !got.ExpiresAt.Equal(issued.ExpiresAt) {
+		t.Errorf("exp %v (parsed %v), want the session's end %v", issued.ExpiresAt, got.ExpiresAt, c.SessionEnd)
 	}
 }
 
@@ -234,13 +306,21 @@ func TestNewTokensChecksConfig(t *testing.T) {
 	if _, err := NewTokens(TokensConfig{Keys: testKeys}); err == nil {
 		t.Error("empty issuer accepted")
 	}
+	same := map[api.TokenType]Key{}
+	for k, v := range testKeys {
+		same[k] = v
+	}
+	same[api.TokenPassword] = Key{Secret: testKeys[api.TokenAccess].Secret, Lifetime: time.Hour}
+	if _, err := NewTokens(TokensConfig{Issuer: "x", Keys: same}); err == nil || !strings.Contains(err.Error(), "access and password") {
+		t.Errorf("equal secrets: %v", err)
+	}
 }
 
 // FuzzParseToken: no input makes Parse panic, and nothing but a token
 // signed with the access secret gets through.
 func FuzzParseToken(f *testing.F) {
 	tk := newTestTokens(f, nil)
-	good, _, _ := tk.Issue(api.Claims{Type: api.TokenAccess, UserID: 1, Role: api.RoleBasic})
+	good, _, _ := tk.Issue(inSession(api.Claims{Type: api.TokenAccess, UserID: 1, Role: api.RoleBasic}, time.Now()))
 	f.Add(good)
 	f.Add("")
 	f.Add("a.b.c")

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fathat101/swdeploy/api"
 )
 
 // Secret is a string that prints masked, so that logging a Config cannot
@@ -108,6 +110,9 @@ type JWT struct {
 	RefreshLifetime  time.Duration
 	EmailLifetime    time.Duration
 	PasswordLifetime time.Duration
+	// SessionMaxAge is how long after login a session's tokens are
+	// accepted and rotated; no token of a session outlives it.
+	SessionMaxAge time.Duration
 }
 
 // Admin is the first admin, created at start-up when Email is set.
@@ -126,7 +131,7 @@ type SMTP struct {
 	From     string
 }
 
-// MinJWTSecretLen is the shortest signing secret accepted.
+// MinJWTSecretLen is the shortest signing secret accepted (as in api/auth).
 const MinJWTSecretLen = 16
 
 // FromEnv reads the process environment.
@@ -166,22 +171,44 @@ func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, err
 	c.JWT.RefreshSecret = r.secret("STARWARS_JWT_REFRESH_SECRET", true)
 	c.JWT.EmailSecret = r.secret("STARWARS_JWT_EMAIL_SECRET", true)
 	c.JWT.PasswordSecret = r.secret("STARWARS_JWT_PASSWORD_SECRET", true)
-	for _, s := range []struct {
+	secrets := []struct {
 		name  string
 		value Secret
 	}{
 		{"STARWARS_JWT_ACCESS_SECRET", c.JWT.AccessSecret}, {"STARWARS_JWT_REFRESH_SECRET", c.JWT.RefreshSecret},
 		{"STARWARS_JWT_EMAIL_SECRET", c.JWT.EmailSecret}, {"STARWARS_JWT_PASSWORD_SECRET", c.JWT.PasswordSecret},
-	} {
+	}
+	for i, s := range secrets {
 		// A short HMAC key can be guessed offline from any one token.
 		if s.value != "" && len(s.value) < MinJWTSecretLen {
 			r.fail("%s must be at least %d bytes", s.name, MinJWTSecretLen)
+		}
+		// One secret per token type keeps a token of one type from passing
+		// as another.
+		for _, earlier := range secrets[:i] {
+			if s.value != "" && s.value == earlier.value {
+				r.fail("%s and %s must differ", earlier.name, s.name)
+			}
 		}
 	}
 	c.JWT.AccessLifetime = r.duration("STARWARS_JWT_ACCESS_LIFETIME", 10*time.Hour)
 	c.JWT.RefreshLifetime = r.duration("STARWARS_JWT_REFRESH_LIFETIME", 24*time.Hour)
 	c.JWT.EmailLifetime = r.duration("STARWARS_JWT_EMAIL_LIFETIME", time.Hour)
 	c.JWT.PasswordLifetime = r.duration("STARWARS_JWT_PASSWORD_LIFETIME", time.Hour)
+	c.JWT.SessionMaxAge = r.duration("STARWARS_SESSION_MAX_AGE", api.DefaultSessionMaxAge)
+	// Revocations are kept no longer than api.MaxTokenAge.
+	for _, l := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"STARWARS_JWT_ACCESS_LIFETIME", c.JWT.AccessLifetime}, {"STARWARS_JWT_REFRESH_LIFETIME", c.JWT.RefreshLifetime},
+		{"STARWARS_JWT_EMAIL_LIFETIME", c.JWT.EmailLifetime}, {"STARWARS_JWT_PASSWORD_LIFETIME", c.JWT.PasswordLifetime},
+		{"STARWARS_SESSION_MAX_AGE", c.JWT.SessionMaxAge},
+	} {
+		if l.d > api.MaxTokenAge {
+			r.fail("%s must be at most %v", l.name, api.MaxTokenAge)
+		}
+	}
 
 	c.Admin.Email = r.str("STARWARS_ADMIN_EMAIL", "")
 	c.Admin.Password = r.secret("STARWARS_ADMIN_PASSWORD", c.Admin.Email != "")
@@ -238,6 +265,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("refresh_lifetime", c.JWT.RefreshLifetime.String()),
 		slog.String("email_lifetime", c.JWT.EmailLifetime.String()),
 		slog.String("password_lifetime", c.JWT.PasswordLifetime.String()),
+		slog.String("session_max_age", c.JWT.SessionMaxAge.String()),
 		slog.String("admin_email", c.Admin.Email),
 		slog.Any("admin_password", c.Admin.Password),
 		slog.String("smtp", c.SMTP.Host),

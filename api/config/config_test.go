@@ -56,6 +56,7 @@ func TestDefaults(t *testing.T) {
 		{"access", c.JWT.AccessLifetime, 10 * time.Hour},
 		{"refresh", c.JWT.RefreshLifetime, 24 * time.Hour},
 		{"email", c.JWT.EmailLifetime, time.Hour},
+		{"session max age", c.JWT.SessionMaxAge, 7 * 24 * time.Hour},
 		{"mysql password", c.MySQL.Password.Reveal(), "mysql-pw"},
 		{"smtp port", c.SMTP.Port, 587},
 		{"admin", c.Admin.Email, ""},
@@ -184,6 +185,28 @@ func TestInvalid(t *testing.T) {
 	_, err = Load(env(map[string]string{"STARWARS_MYSQL_PASSWORD": "<unset>", "STARWARS_MYSQL_PASSWORD_FILE": "/nonexistent"}), noFiles)
 	if err == nil || !strings.Contains(err.Error(), "STARWARS_MYSQL_PASSWORD_FILE") {
 		t.Errorf("unreadable file: %v", err)
+	}
+}
+
+func TestJWTSecretsDiffer(t *testing.T) {
+	_, err := Load(env(map[string]string{"STARWARS_JWT_PASSWORD_SECRET": required["STARWARS_JWT_REFRESH_SECRET"]}), noFiles)
+	if err == nil || !strings.Contains(err.Error(), "STARWARS_JWT_REFRESH_SECRET") || !strings.Contains(err.Error(), "STARWARS_JWT_PASSWORD_SECRET") {
+		t.Errorf("equal refresh and password secrets: %v", err)
+	}
+	if err != nil && strings.Contains(err.Error(), required["STARWARS_JWT_REFRESH_SECRET"]) {
+		t.Errorf("error shows the secret: %v", err)
+	}
+}
+
+// TestLifetimesBounded: revocations are kept api.MaxTokenAge (720h).
+func TestLifetimesBounded(t *testing.T) {
+	for _, name := range []string{"STARWARS_SESSION_MAX_AGE", "STARWARS_JWT_REFRESH_LIFETIME", "STARWARS_JWT_EMAIL_LIFETIME"} {
+		if _, err := Load(env(map[string]string{name: "721h"}), noFiles); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=721h: %v", name, err)
+		}
+	}
+	if c, err := Load(env(map[string]string{"STARWARS_SESSION_MAX_AGE": "720h"}), noFiles); err != nil || c.JWT.SessionMaxAge != 720*time.Hour {
+		t.Errorf("STARWARS_SESSION_MAX_AGE=720h: %v", err)
 	}
 }
 

@@ -110,6 +110,8 @@ type env struct {
 	readyMu  sync.Mutex
 	adminID  int64
 	draining atomic.Bool
+	// revocations is what Accounts revokes through; it can fail on demand.
+	revocations *faultyRevocations
 }
 
 func newEnv(t testing.TB) *env { return newEnvLogging(t, nil) }
@@ -134,13 +136,14 @@ func newEnvLogging(t testing.TB, sink io.Writer) *env {
 	}
 	e.past, _ = auth.NewTokens(auth.TokensConfig{Issuer: "starwars-api", Keys: testKeys,
 		Now: func() time.Time { return time.Now().Add(-48 * time.Hour) }})
-	revocations := redis.NewRevocations(rdb, prefix, 24*time.Hour)
+	revocations := redis.NewRevocations(rdb, prefix)
 	if sink == nil {
 		sink = e.logs
 	}
 	logger := slog.New(slog.NewJSONHandler(sink, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.revocations = &faultyRevocations{Revocations: revocations}
 	e.accounts = api.NewAccounts(api.AccountsDeps{
-		Store: store, Tokens: e.tokens, Revocations: revocations,
+		Store: store, Tokens: e.tokens, Revocations: e.revocations,
 		Hasher: auth.NewArgon2(cheapArgon2, 4), Mailer: e.mail, Logger: logger,
 	})
 	if err := e.accounts.EnsureAdmin(ctx, adminEmail, adminPassword); err != nil {

@@ -268,7 +268,7 @@ func TestGenerateTokens(t *testing.T) {
 	expect(t, "garbage old access token", e.rotate(s, "garbage"), 401, api.CodeTokenInvalid)
 	expect(t, "no Authorization", e.do(req{method: "GET", path: "/users/v1/generate_tokens?old_access_token=" + s.access}), 401, api.CodeAuthorisationNeeded)
 	expect(t, "access token as refresh token", e.rotate(session{refresh: s.access}, s.access), 401, api.CodeTokenInvalid)
-	expiredRefresh, _, _ := e.past.Issue(api.Claims{Type: api.TokenRefresh, UserID: s.userID, Role: api.RoleBasic})
+	expiredRefresh := e.expired(api.TokenRefresh, s.userID)
 	expect(t, "expired refresh token", e.rotate(session{refresh: expiredRefresh}, s.access), 401, api.CodeTokenInvalid)
 	expect(t, "pair still works", e.do(req{method: "GET", path: "/films/v1/", token: s.access}), 200, "")
 
@@ -283,7 +283,7 @@ func TestGenerateTokens(t *testing.T) {
 	expect(t, "new access works", e.do(req{method: "GET", path: "/films/v1/", token: next.access}), 200, "")
 
 	// An expired old access token is accepted.
-	expiredAccess, _, _ := e.past.Issue(api.Claims{Type: api.TokenAccess, UserID: s.userID, Role: api.RoleBasic})
+	expiredAccess := e.expired(api.TokenAccess, s.userID)
 	r = e.rotate(next, expiredAccess)
 	expect(t, "rotate with an expired old access token", r, 200, "")
 	next = session{access: r.str("token"), refresh: r.str("refresh_token"), userID: r.num("user_id")}

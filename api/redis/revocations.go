@@ -12,42 +12,54 @@ import (
 	"github.com/fathat101/swdeploy/api"
 )
 
-// Revocations implements api.Revocations. Keys:
+// Revocations implements api.Revocations. Keys, each expiring when what it
+// revokes would have expired anyway, as the tokens' own claims say:
 //
-//	<prefix>jti:<jti>       a revoked token, expiring with the token
+//	<prefix>jti:<jti>       a revoked token, until the token's exp
+//	<prefix>fam:<family>    a revoked session, until its sess_exp
 //	<prefix>user:<user_id>  the user's cut-off in Unix nanoseconds: tokens
-//	                        issued at or before it are revoked
+//	                        issued at or before it are revoked; kept
+//	                        api.MaxTokenAge past the cut-off, which no
+//	                        token outlives
 type Revocations struct {
 	rdb    goredis.UniversalClient
 	prefix string
-	// cutoffTTL is the longest token lifetime: after it, every token a
-	// cut-off could concern has expired anyway.
-	cutoffTTL time.Duration
-	now       func() time.Time
+	now    func() time.Time
 }
 
 var _ api.Revocations = (*Revocations)(nil)
 
 // NewRevocations keeps revocations under prefix (e.g. "starwars:revoked:").
-// longestLifetime is the longest lifetime of any token type.
-func NewRevocations(rdb goredis.UniversalClient, prefix string, longestLifetime time.Duration) *Revocations {
-	return &Revocations{rdb: rdb, prefix: prefix, cutoffTTL: longestLifetime, now: time.Now}
+func NewRevocations(rdb goredis.UniversalClient, prefix string) *Revocations {
+	return &Revocations{rdb: rdb, prefix: prefix, now: time.Now}
 }
 
 func (r *Revocations) jtiKey(id string) string { return r.prefix + "jti:" + id }
+
+func (r *Revocations) familyKey(family string) string { return r.prefix + "fam:" + family }
 
 func (r *Revocations) userKey(id int64) string {
 	return r.prefix + "user:" + strconv.FormatInt(id, 10)
 }
 
+// ttl is how long a key must live to last until t, rounded up to Redis's
+// millisecond; not positive when t is past.
+func (r *Revocations) ttl(t time.Time) time.Duration {
+	d := t.Sub(r.now())
+	if d <= 0 {
+		return d
+	}
+	return d.Round(time.Millisecond) + time.Millisecond
+}
+
 // Revoke marks id revoked until exp and reports, atomically (SET NX),
 // whether it already was. A token past exp needs no entry.
 func (r *Revocations) Revoke(ctx context.Context, id string, exp time.Time) (bool, error) {
-	ttl := exp.Sub(r.now())
+	ttl := r.ttl(exp)
 	if ttl <= 0 {
 		return false, nil
 	}
-	set, err := r.rdb.SetNX(ctx, r.jtiKey(id), "1", ttl.Round(time.Millisecond)+time.Millisecond).Result()
+	set, err := r.rdb.SetNX(ctx, r.jtiKey(id), "1", ttl).Result()
 	if err != nil {
 		return false, unavailable("revoke token", err)
 	}
@@ -63,24 +75,46 @@ if tonumber(ARGV[1]) > cur then
 end
 return 0`)
 
-// RevokeUser revokes every token of userID issued at or before at.
+// RevokeUser revokes every token of userID issued at or before at. The
+// tokens are not at hand, but none lives longer than api.MaxTokenAge.
 func (r *Revocations) RevokeUser(ctx context.Context, userID int64, at time.Time) error {
+	ttl := r.ttl(at.Add(api.MaxTokenAge))
+	if ttl <= 0 {
+		return nil
+	}
 	err := raiseCutoff.Run(ctx, r.rdb, []string{r.userKey(userID)},
-		strconv.FormatInt(at.UnixNano(), 10), r.cutoffTTL.Milliseconds()).Err()
+		strconv.FormatInt(at.UnixNano(), 10), ttl.Milliseconds()).Err()
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return unavailable("revoke user tokens", err)
 	}
 	return nil
 }
 
-// Revoked reports whether c is revoked by id or by its user's cut-off, in
-// one round trip.
+// RevokeFamily revokes every token of a session until end, its sess_exp,
+// after which none of them is valid anyway.
+func (r *Revocations) RevokeFamily(ctx context.Context, family string, end time.Time) error {
+	ttl := r.ttl(end)
+	if ttl <= 0 {
+		return nil
+	}
+	if err := r.rdb.Set(ctx, r.familyKey(family), "1", ttl).Err(); err != nil {
+		return unavailable("revoke session", err)
+	}
+	return nil
+}
+
+// Revoked reports whether c is revoked by id, by its user's cut-off or by
+// its session family, in one round trip.
 func (r *Revocations) Revoked(ctx context.Context, c api.Claims) (bool, error) {
-	vals, err := r.rdb.MGet(ctx, r.jtiKey(c.ID), r.userKey(c.UserID)).Result()
+	keys := []string{r.jtiKey(c.ID), r.userKey(c.UserID)}
+	if c.Family != "" {
+		keys = append(keys, r.familyKey(c.Family))
+	}
+	vals, err := r.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
 		return false, unavailable("check revocation", err)
 	}
-	if vals[0] != nil {
+	if vals[0] != nil || (len(vals) > 2 && vals[2] != nil) {
 		return true, nil
 	}
 	if s, ok := vals[1].(string); ok {

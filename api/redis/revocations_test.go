@@ -21,7 +21,7 @@ import (
 
 func TestRevokeOneToken(t *testing.T) {
 	rdb, prefix := testenv.Redis(t)
-	r := redis.NewRevocations(rdb, prefix, 24*time.Hour)
+	r := redis.NewRevocations(rdb, prefix)
 	ctx := context.Background()
 	now := time.Now()
 	c := api.Claims{ID: "jti-1", UserID: 1, IssuedAt: now, ExpiresAt: now.Add(90 * time.Second)}
@@ -60,7 +60,7 @@ func TestRevokeOneToken(t *testing.T) {
 
 func TestRevokeIsAtomic(t *testing.T) {
 	rdb, prefix := testenv.Redis(t)
-	r := redis.NewRevocations(rdb, prefix, time.Hour)
+	r := redis.NewRevocations(rdb, prefix)
 	var first atomic.Int32
 	var wg sync.WaitGroup
 	for range 20 {
@@ -82,7 +82,7 @@ func TestRevokeIsAtomic(t *testing.T) {
 
 func TestRevokeUserSparesLaterTokensInTheSameSecond(t *testing.T) {
 	rdb, prefix := testenv.Redis(t)
-	r := redis.NewRevocations(rdb, prefix, 24*time.Hour)
+	r := redis.NewRevocations(rdb, prefix)
 	ctx := context.Background()
 	base := time.Now().Truncate(time.Second).Add(500 * time.Millisecond)
 	before := api.Claims{ID: "a", UserID: 5, IssuedAt: base.Add(-time.Microsecond), ExpiresAt: base.Add(time.Hour)}
@@ -114,16 +114,48 @@ func TestRevokeUserSparesLaterTokensInTheSameSecond(t *testing.T) {
 	if got, _ := r.Revoked(ctx, after); !got {
 		t.Error("a later cut-off did not move forward")
 	}
-	// Kept as long as the longest token lives.
-	if ttl := rdb.PTTL(ctx, prefix+"user:5").Val(); ttl < 23*time.Hour || ttl > 24*time.Hour {
+	// Kept as long as any token issued before it may live, whatever the
+	// lifetimes configured now.
+	if ttl := rdb.PTTL(ctx, prefix+"user:5").Val(); ttl < api.MaxTokenAge-time.Minute || ttl > api.MaxTokenAge+time.Second {
 		t.Errorf("cut-off TTL %v", ttl)
+	}
+}
+
+func TestRevokeFamily(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	r := redis.NewRevocations(rdb, prefix)
+	ctx := context.Background()
+	now := time.Now()
+	end := now.Add(3 * time.Hour)
+	// Issued after the revocation (the winner of a rotation race), still
+	// of the family.
+	later := api.Claims{ID: "later", UserID: 3, Family: "fam-1", IssuedAt: now.Add(time.Second), ExpiresAt: end, SessionEnd: end}
+	sibling := api.Claims{ID: "sibling", UserID: 3, Family: "fam-2", IssuedAt: now, ExpiresAt: end, SessionEnd: end}
+	if err := r.RevokeFamily(ctx, "fam-1", end); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Revoked(ctx, later); err != nil || !got {
+		t.Errorf("token of the revoked family: revoked=%v err=%v", got, err)
+	}
+	if got, err := r.Revoked(ctx, sibling); err != nil || got {
+		t.Errorf("token of another family: revoked=%v err=%v", got, err)
+	}
+	// Until the session's end, as the claims say.
+	if ttl := rdb.PTTL(ctx, prefix+"fam:fam-1").Val(); ttl < 3*time.Hour-time.Minute || ttl > 3*time.Hour+time.Second {
+		t.Errorf("family TTL %v, want about 3h", ttl)
+	}
+	if err := r.RevokeFamily(ctx, "gone", now.Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, prefix+"fam:gone").Val(); n != 0 {
+		t.Error("ended session stored")
 	}
 }
 
 func TestRedisDown(t *testing.T) {
 	rdb := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	defer rdb.Close()
-	r := redis.NewRevocations(rdb, "x:", time.Hour)
+	r := redis.NewRevocations(rdb, "x:")
 	ctx := context.Background()
 	if _, err := r.Revoked(ctx, api.Claims{ID: "x", UserID: 1}); api.ErrorCode(err) != api.CodeUnavailable {
 		t.Errorf("Revoked: %v", err)
@@ -133,6 +165,9 @@ func TestRedisDown(t *testing.T) {
 	}
 	if err := r.RevokeUser(ctx, 1, time.Now()); api.ErrorCode(err) != api.CodeUnavailable {
 		t.Errorf("RevokeUser: %v", err)
+	}
+	if err := r.RevokeFamily(ctx, "f", time.Now().Add(time.Hour)); api.ErrorCode(err) != api.CodeUnavailable {
+		t.Errorf("RevokeFamily: %v", err)
 	}
 	if err := r.Ping(ctx); api.ErrorCode(err) != api.CodeUnavailable {
 		t.Errorf("Ping: %v", err)
@@ -179,7 +214,7 @@ func TestRevocationsSurviveRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := redis.NewRevocations(rdb, "starwars:revoked:", time.Hour)
+	r := redis.NewRevocations(rdb, "starwars:revoked:")
 	now := time.Now()
 	tok := api.Claims{ID: "persisted", UserID: 9, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
 	old := api.Claims{ID: "old", UserID: 10, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
@@ -202,7 +237,7 @@ func TestRevocationsSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	r = redis.NewRevocations(rdb, "starwars:revoked:", time.Hour)
+	r = redis.NewRevocations(rdb, "starwars:revoked:")
 	for _, c := range []api.Claims{tok, old} {
 		revoked, err := r.Revoked(ctx, c)
 		if err != nil || !revoked {

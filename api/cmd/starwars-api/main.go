@@ -129,8 +129,7 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger, ln net.Lis
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
-	longest := max(j.AccessLifetime, j.RefreshLifetime, j.EmailLifetime, j.PasswordLifetime)
-	revocations := redis.NewRevocations(rdb, cfg.Redis.Prefix+"revoked:", longest)
+	revocations := redis.NewRevocations(rdb, cfg.Redis.Prefix+"revoked:")
 
 	var mailer api.Mailer = mail.Log{Logger: logger}
 	if cfg.SMTP.Host != "" {
@@ -146,6 +145,8 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger, ln net.Lis
 		Mailer:      mailer,
 		Logger:      logger,
 		VerifyURL:   cfg.HTTP.PublicURL + "/users/v1/email_verification",
+		// Sessions end this long after login, however often rotated.
+		SessionMaxAge: j.SessionMaxAge,
 	})
 	if cfg.Admin.Email != "" {
 		if err := accounts.EnsureAdmin(waitCtx, cfg.Admin.Email, cfg.Admin.Password.Reveal()); err != nil {
