@@ -164,11 +164,14 @@ cleanup() {
 	unmount_under "$STATE"
 	unmount_under "$RUN"
 	remove_cgroups
-	for ns in $(ip netns list | awk '$1 ~ /^swlab-node[0-9]+$/ {print $1}'); do
-		ip netns delete "$ns"
-	done
+	# The links first: deleting a veth removes its peer at once, whereas a
+	# deleted namespace takes its devices down in the background, and a new
+	# `up` would race with them for the names.
 	for link in $(ip -o link show | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | grep -E '^swlab-v[0-9]+$' || true); do
 		ip link delete "$link"
+	done
+	for ns in $(ip netns list | awk '$1 ~ /^swlab-node[0-9]+$/ {print $1}'); do
+		ip netns delete "$ns"
 	done
 	if ip link show "$BRIDGE" >/dev/null 2>&1; then
 		ip link delete "$BRIDGE"
