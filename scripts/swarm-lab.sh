@@ -44,6 +44,10 @@ if [[ "$(id -u)" != 0 ]]; then
 	exec sudo --preserve-env=SWLAB_SUBNET,SWLAB_BRIDGE,SWLAB_STORAGE_DRIVER,SWLAB_WAIT_SECONDS -- "$0" "$@"
 fi
 
+for tool in dockerd docker ip iptables nsenter unshare setsid findmnt sha256sum; do
+	command -v "$tool" >/dev/null || die "$tool is missing"
+done
+
 [[ "$SUBNET" =~ ^([0-9]+\.[0-9]+\.[0-9]+)\.0/24$ ]] || die "SWLAB_SUBNET must be a /24 like 10.213.0.0/24, not $SUBNET"
 readonly PREFIX="${BASH_REMATCH[1]}"
 readonly BRIDGE_ADDR="$PREFIX.1"
@@ -118,8 +122,23 @@ kill_node() {
 		fi
 		rm -f "$pidfile"
 	fi
+	remove_shim_sockets "$k"
 	unmount_under "$STATE/node$k"
 	unmount_under "$RUN/node$k"
+}
+
+# remove_shim_sockets K: a containerd shim listens on a socket in the
+# machine-wide /run/containerd/s, named by the sha256 of its containerd's
+# address, namespace and container id, and removes it when it exits
+# cleanly; a killed shim leaves it behind. Only node K's names are removed.
+remove_shim_sockets() {
+	local k="$1" dir sock
+	for dir in "$STATE/node$k/data/containers"/*/; do
+		[[ -d "$dir" ]] || continue
+		dir="${dir%/}"
+		sock="$(printf '%s' "$RUN/node$k/containerd/containerd.sock/moby/${dir##*/}" | sha256sum)"
+		rm -f "/run/containerd/s/${sock%% *}"
+	done
 }
 
 # unmount_under DIR: every mount below DIR, deepest first. Lazily, because
@@ -236,7 +255,8 @@ storage_driver() {
 	if [[ -n "${SWLAB_STORAGE_DRIVER:-}" ]]; then
 		printf '%s' "$SWLAB_STORAGE_DRIVER"
 	else
-		docker info --format '{{.Driver}}'
+		docker info --format '{{.Driver}}' ||
+			die "the host engine does not answer: set SWLAB_STORAGE_DRIVER (overlay2, fuse-overlayfs, vfs)"
 	fi
 }
 
