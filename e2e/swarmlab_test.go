@@ -155,6 +155,34 @@ func TestSwarmLab(t *testing.T) {
 	if !slices.Equal(answers, []string{"swlab-node1", "swlab-node2"}) {
 		t.Errorf("tasks answered from %v, want one from each node\n%s", answers, out)
 	}
+
+	swarmLabScript(t, "down")
+	assertNoSwarmLab(t)
+}
+
+// assertNoSwarmLab fails the test if anything of a lab is left on the
+// machine: namespaces, links, firewall rules, state, daemons.
+func assertNoSwarmLab(t *testing.T) {
+	t.Helper()
+	for _, probe := range [][]string{
+		{"ip", "netns", "list"},
+		{"ip", "-o", "link", "show"},
+		{"iptables", "-S"},
+		{"findmnt", "-rn", "-o", "TARGET"},
+		{"pgrep", "-a", "-f", "/run/swarm-lab/"},
+	} {
+		out, _ := exec.Command(probe[0], probe[1:]...).Output() // pgrep exits 1 when nothing matches
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, "swlab") || strings.Contains(line, "swarm-lab") {
+				t.Errorf("left after down (%s): %s", strings.Join(probe, " "), line)
+			}
+		}
+	}
+	for _, path := range []string{"/var/lib/swarm-lab", "/run/swarm-lab", "/run/swlab-node1.sock"} {
+		if _, err := os.Stat(path); err == nil {
+			t.Errorf("left after down: %s", path)
+		}
+	}
 }
 
 func sortedLines(s string) string {

@@ -112,8 +112,8 @@ kill_node() {
 		((SECONDS < deadline)) || die "processes of node$k survive SIGKILL: $pids"
 		sleep 0.1
 	done
-	# A daemon started by an earlier version of this script, or whose cgroup
-	# vanished, is still found by its pidfile, if it is that node's dockerd.
+	# A daemon moved out of its cgroup is still found by its pidfile, if the
+	# process of that PID is the node's dockerd.
 	if [[ -f "$pidfile" ]]; then
 		local pid
 		pid="$(<"$pidfile")"
