@@ -13,7 +13,8 @@
 #   swarm-lab.sh load IMAGE...   copy images from the host engine into every node
 #                            (the nodes cannot pull)
 #   swarm-lab.sh kill NODE   node failure: kill every process of NODE (node3)
-#   swarm-lab.sh start NODE  bring a killed node back; it rejoins the swarm
+#   swarm-lab.sh start NODE  bring a killed node back; waits until it is Ready
+#                            again (when the manager runs)
 #
 # Node K is network namespace and hostname swlab-nodeK, address .(10+K) of
 # SWLAB_SUBNET, engine unix:///run/swlab-nodeK.sock. Its data root lives under
@@ -122,6 +123,10 @@ kill_node() {
 		fi
 		rm -f "$pidfile"
 	fi
+	# A restarted dockerd trusts its containerd's pidfile: while that PID is
+	# not yet reaped (or already reused) it waits for that containerd, then
+	# gives up ("timeout waiting for containerd to start").
+	rm -f "$RUN/node$k/containerd/containerd.pid"
 	remove_shim_sockets "$k"
 	unmount_under "$STATE/node$k"
 	unmount_under "$RUN/node$k"
@@ -304,6 +309,7 @@ ready_count() {
 	ndocker 1 node ls --format '{{.Status}} {{.Availability}}' | grep -c '^Ready Active$' || true
 }
 all_ready() { [[ "$(ready_count)" == "$1" ]]; }
+node_ready() { ndocker 1 node ls --format '{{.Hostname}} {{.Status}}' | grep -qx "$(node_name "$1") Ready"; }
 
 up() {
 	local n="${1:-}" k token pid joins=()
@@ -400,7 +406,13 @@ start)
 	DRIVER="$(storage_driver)"
 	start_node "$k"
 	wait_for "node$k's engine ($STATE/node$k.log)" ndocker "$k" version
-	log "node$k started; it rejoins the swarm by itself"
+	# It rejoins the swarm by itself; the manager says when.
+	if ((k == 1)) || ndocker 1 version >/dev/null 2>&1; then
+		wait_for "node$k Ready" node_ready "$k"
+		log "node$k started and Ready"
+	else
+		log "node$k started; it rejoins the swarm when the manager (node1) is back"
+	fi
 	;;
 *) die "usage: swarm-lab.sh up N | down | status | env | load IMAGE... | kill NODE | start NODE" ;;
 esac
