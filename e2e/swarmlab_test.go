@@ -85,7 +85,8 @@ func (l *swarmLab) docker(t *testing.T, host string, args ...string) string {
 
 // TestSwarmLab: two Ready nodes, and a dnsrr service with one replica on
 // each whose tasks find each other by `tasks.<service>` DNS and answer
-// across nodes over an overlay network.
+// across nodes over an overlay network; a killed node takes its task with
+// it and comes back Ready; down leaves nothing behind.
 func TestSwarmLab(t *testing.T) {
 	lab := startSwarmLab(t, 2)
 
@@ -154,6 +155,25 @@ func TestSwarmLab(t *testing.T) {
 	}
 	if !slices.Equal(answers, []string{"swlab-node1", "swlab-node2"}) {
 		t.Errorf("tasks answered from %v, want one from each node\n%s", answers, out)
+	}
+
+	// A node failure takes the node's containers with it, not only its
+	// daemon: node2's task stops answering. Started again, node2 is Ready.
+	swarmLabScript(t, "kill", "node2")
+	if out, err := exec.Command("docker", "-H", lab.nodes[0], "exec", ctr,
+		"/swarmprobe", "probe", "tasks."+service, "8080").CombinedOutput(); err == nil {
+		t.Errorf("every task still answers after kill node2:\n%s", out)
+	}
+	swarmLabScript(t, "start", "node2")
+	nodes = lab.docker(t, lab.manager, "node", "ls", "--format", "{{.Hostname}} {{.Status}}")
+	if want := "swlab-node1 Ready\nswlab-node2 Ready"; sortedLines(nodes) != want {
+		t.Errorf("node ls after start node2:\n%s\nwant:\n%s", nodes, want)
+	}
+	// Started right after a kill, while the dead containerd may not be
+	// reaped yet: the new daemon must not wait for it.
+	for range 2 {
+		swarmLabScript(t, "kill", "node2")
+		swarmLabScript(t, "start", "node2")
 	}
 
 	swarmLabScript(t, "down")
