@@ -167,14 +167,13 @@ remove_cgroups() {
 }
 
 remove_iptables_rules() {
-	local table rule
-	for table in filter nat; do
-		# (-S warns on stderr that legacy tables exist; they are not ours.)
-		{ iptables -t "$table" -S 2>/dev/null | grep -- "--comment $TAG" || true; } | sed 's/^-A /-D /' |
-			while read -r -a rule; do
-				iptables -t "$table" "${rule[@]}"
-			done
-	done
+	local rule
+	# The lab adds rules to the filter table only. (-S warns on stderr when
+	# legacy tables exist; they are not ours.)
+	{ iptables -S 2>/dev/null | grep -- "--comment $TAG" || true; } | sed 's/^-A /-D /' |
+		while read -r -a rule; do
+			iptables "${rule[@]}"
+		done
 }
 
 # cleanup removes every trace of a lab, complete or interrupted: processes
@@ -216,6 +215,7 @@ ip4() {
 # the lab's /24 (Docker's bridges, the uplink, a VPN): the lab would hide it.
 check_subnet() {
 	local lo hi dst net len nlo nhi
+	[[ "$PREFIX" != 10.21[456].* ]] || die "SWLAB_SUBNET $SUBNET lies in the nodes' own ranges (10.214-10.216.0.0/16)"
 	lo="$(ip4 "$PREFIX.0")"
 	hi=$((lo + 255))
 	while read -r dst _; do
