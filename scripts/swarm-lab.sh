@@ -96,6 +96,14 @@ cgroup_root() {
 	fi
 }
 
+cgroup_nodes() {
+	local dir
+	for dir in "$(cgroup_root)"/swlab-node*; do
+		[[ -d "$dir" && "$dir" =~ swlab-node([0-9]+)$ ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+	done
+	return 0
+}
+
 node_pids() {
 	local dir
 	dir="$(cgroup_root)/$(node_name "$1")"
@@ -181,7 +189,8 @@ remove_iptables_rules() {
 # firewall rules and state. Nothing is kept for the next run.
 cleanup() {
 	local k ns link
-	for k in $(lab_nodes) $(ls "$(cgroup_root)" | sed -n 's/^swlab-node\([0-9]\+\)$/\1/p'); do
+	# The nodes with state, and any whose state is gone but not its processes.
+	for k in $(lab_nodes) $(cgroup_nodes); do
 		kill_node "$k"
 	done
 	unmount_under "$STATE"
@@ -281,6 +290,7 @@ start_node() {
 	# /sys and hide the cgroup mounts: "Devices cgroup isn't mounted").
 	# setsid: the node outlives the shell or test that started it; its
 	# output goes to a log, so that no caller waits on an inherited pipe.
+	# shellcheck disable=SC2016 # $$, $1 and $2 are the inner shell's
 	setsid unshare --uts -- nsenter --net="/var/run/netns/$ns" -- sh -c '
 		echo $$ >"$1/cgroup.procs" && hostname "$2" && shift 2 && exec "$@"' sh "$cg" "$ns" \
 		dockerd \
@@ -313,7 +323,9 @@ node_ready() { ndocker 1 node ls --format '{{.Hostname}} {{.Status}}' | grep -qx
 
 up() {
 	local n="${1:-}" k token pid joins=()
-	[[ "$n" =~ ^[0-9]+$ ]] && ((n >= 1 && n <= MAX_NODES)) || die "usage: swarm-lab.sh up N (1 to $MAX_NODES nodes)"
+	if ! [[ "$n" =~ ^[0-9]+$ ]] || ((n < 1 || n > MAX_NODES)); then
+		die "usage: swarm-lab.sh up N (1 to $MAX_NODES nodes)"
+	fi
 	cleanup
 	check_subnet
 	DRIVER="$(storage_driver)"
