@@ -22,6 +22,8 @@ packages=(
 	chromium              # looking at Swagger UI as a person would
 	wrk                   # API throughput benchmark
 	hyperfine             # swdeploy up against docker compose up
+	iptables              # scripts/swarm-lab.sh: the lab bridge's forward and reject rules
+	fuse-overlayfs        # scripts/swarm-lab.sh: the lab daemons' storage driver
 )
 # The Docker CLI may come from elsewhere than Debian; only when there is
 # none, take Debian's (the engine itself is started by the machine).
