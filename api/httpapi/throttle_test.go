@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/fathat101/swdeploy/api"
+	"github.com/fathat101/swdeploy/api/httpapi"
 	"github.com/fathat101/swdeploy/api/redis"
 )
 
@@ -146,4 +149,37 @@ func TestHashingQueueFull(t *testing.T) {
 	expect(t, "login with a place free", e.loginAs("leia@rebels.org", "Wrong1234", nil), 404, api.CodeNotFound)
 	e.signup("han@rebels.org", "Secret123", false)
 	releases[1]()
+}
+
+// TestOpenAPIDocumentsThrottling: the published document lists the 429
+// (with Retry-After) and 503 answers of login and the 503 of signup.
+func TestOpenAPIDocumentsThrottling(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]yaml.Node `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(httpapi.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	type operation struct {
+		Responses map[string]struct {
+			Headers map[string]any `yaml:"headers"`
+		} `yaml:"responses"`
+	}
+	var login, signup operation
+	loginNode, signupNode := doc.Paths["/users/v1/login"]["post"], doc.Paths["/users/v1/signup"]["post"]
+	if err := loginNode.Decode(&login); err != nil {
+		t.Fatal(err)
+	}
+	if err := signupNode.Decode(&signup); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := login.Responses["429"].Headers["Retry-After"]; !ok {
+		t.Error("login: 429 with Retry-After not documented")
+	}
+	if _, ok := login.Responses["503"]; !ok {
+		t.Error("login: 503 not documented")
+	}
+	if _, ok := signup.Responses["503"]; !ok {
+		t.Error("signup: 503 not documented")
+	}
 }
