@@ -29,7 +29,7 @@ func newRig(t *testing.T) rig {
 	store, _ := testenv.Store(t)
 	rdb, prefix := testenv.Redis(t)
 	return rig{store: store, rdb: rdb, prefix: prefix,
-		hasher: auth.NewArgon2(auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)}
+		hasher: auth.NewArgon2(auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2, 0)}
 }
 
 // lifetimes gives every token type the same secret as every other rig

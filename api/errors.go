@@ -27,6 +27,7 @@ const (
 	CodeUpstreamError        = "upstream-error"
 	CodeUpstreamTimeout      = "upstream-timeout"
 	CodeUnavailable          = "service-unavailable"
+	CodeTooManyRequests      = "too-many-requests"
 	CodeInternal             = "internal-error"
 )
 

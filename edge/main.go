@@ -14,6 +14,12 @@
 // most twice, when its body (up to 64 KiB) can be sent again. With no
 // backend answering the client gets the API's 503 service-unavailable.
 //
+// /metrics and /readyz (in any spelling) are not forwarded: they answer
+// the API's not-found here and stay on the API's own port, for the
+// operator on the service network. X-Forwarded-For is set to the client's
+// own address, replacing whatever the client sent, so that the API can
+// budget logins by client.
+//
 // `edge -healthcheck` asks a running edge's /edge/healthz and exits 0 when
 // it has a healthy backend, 1 otherwise (for the image's HEALTHCHECK, in an
 // image with no shell). The /edge/ path prefix belongs to the edge.

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/http/httputil"
+	"net/url"
+	"path"
 	"strings"
 	"sync"
 )
@@ -68,6 +70,10 @@ func newEdge(p *pool, logger *slog.Logger) *edge {
 }
 
 func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if operatorPath(r.URL.Path) {
+		writeRaw(w, http.StatusNotFound, notFoundBody)
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, edgePrefix) {
 		e.serveOwn(w, r)
 		return
@@ -78,6 +84,32 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.proxy.ServeHTTP(w, r)
+}
+
+// operatorOnly are the API paths that answer on the API's own port only,
+// for the operator on the service network: metrics and readiness tell an
+// outsider too much.
+var operatorOnly = []string{"/metrics", "/readyz"}
+
+// operatorPath reports whether p (decoded once, as URL.Path is) is one of
+// operatorOnly or below it in any spelling a router might take for it:
+// repeated or trailing slashes, dot segments, any case, and further
+// percent-encoding.
+func operatorPath(p string) bool {
+	for range 4 {
+		c := strings.ToLower(path.Clean("/" + p))
+		for _, o := range operatorOnly {
+			if c == o || strings.HasPrefix(c, o+"/") {
+				return true
+			}
+		}
+		u, err := url.PathUnescape(p)
+		if err != nil || u == p {
+			return false
+		}
+		p = u
+	}
+	return false // no router decodes a path four times
 }
 
 // serveOwn answers the edge's own paths.

@@ -300,3 +300,31 @@ func TestStdin(t *testing.T) {
 		t.Errorf("name %q, context %q, source %q", s.Project.Name, s.Project.Services["web"].Build.Context, s.Source)
 	}
 }
+
+// TestAPITrustsOnlyTheEdge: the API takes X-Forwarded-For (the login
+// budget's client address) only from the proxies it is told to trust;
+// the stack names the edge's own alias there, and no other service on the
+// API's networks carries that name.
+func TestAPITrustsOnlyTheEdge(t *testing.T) {
+	s := mustLoad(t, Options{WorkDir: checkout(t, nil), Embedded: builtinTree(t)})
+	api := s.Project.Services["api"]
+	v := api.Environment["STARWARS_TRUSTED_PROXIES"]
+	if v == nil || *v == "" {
+		t.Fatal("api: STARWARS_TRUSTED_PROXIES not set: the edge's X-Forwarded-For is ignored")
+	}
+	trusted := strings.Split(*v, ",")
+	for _, name := range trusted {
+		name = strings.TrimSpace(name)
+		var holders []string
+		for svcName, svc := range s.Project.Services {
+			for _, n := range svc.Networks {
+				if n != nil && slices.Contains(n.Aliases, name) {
+					holders = append(holders, svcName)
+				}
+			}
+		}
+		if !slices.Equal(holders, []string{"edge"}) {
+			t.Errorf("trusted proxy %q is an alias of %v, want the edge's alone", name, holders)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 
@@ -34,17 +35,37 @@ type Argon2 struct {
 	// slots bounds concurrent hashes: each costs Memory KiB, and a burst of
 	// signups must not exhaust the host's memory.
 	slots chan struct{}
+	// admitted bounds the requests that may hash at once, running or
+	// waiting for a slot: the slots plus the queue. A burst beyond it is
+	// refused at once rather than left to wait.
+	admitted chan struct{}
 }
 
 var _ api.PasswordHasher = (*Argon2)(nil)
 
 // NewArgon2 returns a hasher with params, running at most maxConcurrent
-// hashes at once (at least one).
-func NewArgon2(params Argon2Params, maxConcurrent int) *Argon2 {
-	if maxConcurrent < 1 {
-		maxConcurrent = 1
+// hashes at once (at least one) and admitting maxQueue more requests to
+// wait for a slot.
+func NewArgon2(params Argon2Params, maxConcurrent, maxQueue int) *Argon2 {
+	maxConcurrent = max(maxConcurrent, 1)
+	maxQueue = max(maxQueue, 0)
+	return &Argon2{params: params, slots: make(chan struct{}, maxConcurrent),
+		admitted: make(chan struct{}, maxConcurrent+maxQueue)}
+}
+
+// Admit reserves a place for one request that will hash (login, signup):
+// a slot or a place in the queue. When none is left it fails at once with
+// service-unavailable. release returns the place; calling it again does
+// nothing. Hash and Verify themselves only wait for a slot, so that
+// start-up work needs no admission.
+func (a *Argon2) Admit() (release func(), err error) {
+	select {
+	case a.admitted <- struct{}{}:
+	default:
+		return nil, api.Errorf(api.CodeUnavailable, "password hashing queue full")
 	}
-	return &Argon2{params: params, slots: make(chan struct{}, maxConcurrent)}
+	var once sync.Once
+	return func() { once.Do(func() { <-a.admitted }) }, nil
 }
 
 func (a *Argon2) acquire(ctx context.Context) error {

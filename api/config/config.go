@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +55,8 @@ type Config struct {
 	Admin    Admin
 	SMTP     SMTP
 	LogLevel slog.Level
+	Login    Login
+	Hashing  Hashing
 }
 
 // HTTP is the listener.
@@ -68,6 +72,10 @@ type HTTP struct {
 	// while /healthz answers 503, so that a proxy in front stops sending
 	// it new requests before it stops accepting them.
 	ShutdownDrain time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (the stack's edge): CIDRs, addresses or host names, the names
+	// resolved again from time to time. Empty trusts no peer.
+	TrustedProxies []string
 }
 
 // Addr is host:port.
@@ -131,6 +139,26 @@ type SMTP struct {
 	From     string
 }
 
+// Login is the failed-login budget. Beyond AccountFailures failures for
+// one account, or AddressFailures from one client address, each further
+// attempt waits Delay, doubled per further failure, at most MaxDelay. A
+// count is forgotten Window after its last failure (and delay), and a
+// successful login resets its account's.
+type Login struct {
+	AccountFailures int
+	AddressFailures int
+	Window          time.Duration
+	Delay           time.Duration
+	MaxDelay        time.Duration
+}
+
+// Hashing bounds password hashing: Concurrency hashes at once, Queue more
+// requests waiting; beyond that login and signup answer 503 at once.
+type Hashing struct {
+	Concurrency int
+	Queue       int
+}
+
 // MinJWTSecretLen is the shortest signing secret accepted (as in api/auth).
 const MinJWTSecretLen = 16
 
@@ -148,6 +176,7 @@ func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, err
 	c.HTTP.PublicURL = strings.TrimRight(r.str("STARWARS_PUBLIC_URL", ""), "/")
 	c.HTTP.ShutdownTimeout = r.duration("STARWARS_SHUTDOWN_TIMEOUT", 20*time.Second)
 	c.HTTP.ShutdownDrain = r.duration("STARWARS_SHUTDOWN_DRAIN", 0)
+	c.HTTP.TrustedProxies = r.proxies("STARWARS_TRUSTED_PROXIES")
 
 	c.MySQL.Host = r.str("STARWARS_MYSQL_HOST", "localhost")
 	c.MySQL.Port = r.port("STARWARS_MYSQL_PORT", 3306)
@@ -225,6 +254,21 @@ func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, err
 		r.fail("STARWARS_SMTP_FROM is required when STARWARS_SMTP_HOST is set")
 	}
 
+	c.Login.AccountFailures = r.integer("STARWARS_LOGIN_FAILURES", 5, 1, 1000)
+	c.Login.AddressFailures = r.integer("STARWARS_LOGIN_ADDRESS_FAILURES", 20, 1, 100000)
+	c.Login.Window = r.duration("STARWARS_LOGIN_WINDOW", 15*time.Minute)
+	c.Login.Delay = r.duration("STARWARS_LOGIN_DELAY", time.Second)
+	c.Login.MaxDelay = r.duration("STARWARS_LOGIN_MAX_DELAY", 15*time.Minute)
+	if c.Login.Delay < time.Second {
+		// Retry-After counts whole seconds.
+		r.fail("STARWARS_LOGIN_DELAY must be at least 1s")
+	}
+	if c.Login.MaxDelay < c.Login.Delay {
+		r.fail("STARWARS_LOGIN_MAX_DELAY must not be below STARWARS_LOGIN_DELAY")
+	}
+	c.Hashing.Concurrency = r.integer("STARWARS_HASH_CONCURRENCY", 2*runtime.NumCPU(), 1, 1024)
+	c.Hashing.Queue = r.integer("STARWARS_HASH_QUEUE", 32, 0, 100000)
+
 	switch lvl := strings.ToLower(r.str("STARWARS_LOG_LEVEL", "info")); lvl {
 	case "debug":
 		c.LogLevel = slog.LevelDebug
@@ -274,6 +318,14 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("smtp_password", c.SMTP.Password),
 		slog.String("smtp_from", c.SMTP.From),
 		slog.String("log_level", c.LogLevel.String()),
+		slog.Any("trusted_proxies", c.HTTP.TrustedProxies),
+		slog.Int("login_failures", c.Login.AccountFailures),
+		slog.Int("login_address_failures", c.Login.AddressFailures),
+		slog.String("login_window", c.Login.Window.String()),
+		slog.String("login_delay", c.Login.Delay.String()),
+		slog.String("login_max_delay", c.Login.MaxDelay.String()),
+		slog.Int("hash_concurrency", c.Hashing.Concurrency),
+		slog.Int("hash_queue", c.Hashing.Queue),
 	)
 }
 
@@ -362,4 +414,43 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// proxies reads a comma-separated list of CIDRs, addresses and host names.
+func (r *reader) proxies(name string) []string {
+	var out []string
+	for _, p := range strings.Split(r.str(name, ""), ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		_, cidrErr := netip.ParsePrefix(p)
+		_, addrErr := netip.ParseAddr(p)
+		if cidrErr != nil && addrErr != nil && !hostName(p) {
+			r.fail("%s: %q is neither a CIDR, an address nor a host name", name, p)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// hostName reports whether s is a plain DNS name: dot-separated labels of
+// letters, digits and inner hyphens, and not all digits and dots (which
+// would be a malformed address).
+func hostName(s string) bool {
+	if len(s) > 253 || strings.Trim(s, "0123456789.") == "" {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }

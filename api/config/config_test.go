@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -233,5 +235,61 @@ func TestSecretsMaskedInLogs(t *testing.T) {
 	}
 	if !strings.Contains(out, `"mysql_password":"***"`) || !strings.Contains(out, "admin@example.org") {
 		t.Errorf("log output lacks masked secrets or plain settings:\n%s", out)
+	}
+}
+
+func TestLoginHardening(t *testing.T) {
+	c, err := Load(env(nil), noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Login{AccountFailures: 5, AddressFailures: 20, Window: 15 * time.Minute, Delay: time.Second, MaxDelay: 15 * time.Minute}
+	if c.Login != want {
+		t.Errorf("login defaults %+v, want %+v", c.Login, want)
+	}
+	if c.Hashing.Concurrency != 2*runtime.NumCPU() || c.Hashing.Queue != 32 {
+		t.Errorf("hashing defaults %+v", c.Hashing)
+	}
+	if len(c.HTTP.TrustedProxies) != 0 {
+		t.Errorf("trusted proxies by default: %v", c.HTTP.TrustedProxies)
+	}
+
+	c, err = Load(env(map[string]string{
+		"STARWARS_LOGIN_FAILURES":         "3",
+		"STARWARS_LOGIN_ADDRESS_FAILURES": "50",
+		"STARWARS_LOGIN_WINDOW":           "1h",
+		"STARWARS_LOGIN_DELAY":            "2s",
+		"STARWARS_LOGIN_MAX_DELAY":        "300",
+		"STARWARS_HASH_CONCURRENCY":       "3",
+		"STARWARS_HASH_QUEUE":             "0",
+		"STARWARS_TRUSTED_PROXIES":        " starwars-edge, 10.0.0.0/8 ,192.168.1.7,",
+	}), noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = Login{AccountFailures: 3, AddressFailures: 50, Window: time.Hour, Delay: 2 * time.Second, MaxDelay: 5 * time.Minute}
+	if c.Login != want || c.Hashing != (Hashing{Concurrency: 3, Queue: 0}) ||
+		!slices.Equal(c.HTTP.TrustedProxies, []string{"starwars-edge", "10.0.0.0/8", "192.168.1.7"}) {
+		t.Errorf("overrides not applied: %+v %+v %q", c.Login, c.Hashing, c.HTTP.TrustedProxies)
+	}
+
+	for name, value := range map[string]string{
+		"STARWARS_LOGIN_FAILURES":         "0",
+		"STARWARS_LOGIN_ADDRESS_FAILURES": "-1",
+		"STARWARS_LOGIN_WINDOW":           "0s",
+		"STARWARS_LOGIN_DELAY":            "500ms", // Retry-After counts whole seconds
+		"STARWARS_LOGIN_MAX_DELAY":        "10ms",  // below the first delay
+		"STARWARS_HASH_CONCURRENCY":       "0",
+		"STARWARS_HASH_QUEUE":             "-1",
+		"STARWARS_TRUSTED_PROXIES":        "10.0.0.0/33",
+	} {
+		if _, err := Load(env(map[string]string{name: value}), noFiles); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%q: %v, want an error naming it", name, value, err)
+		}
+	}
+	for _, bad := range []string{"edge proxy", "-edge", "http://edge", "edge:5003"} {
+		if _, err := Load(env(map[string]string{"STARWARS_TRUSTED_PROXIES": bad}), noFiles); err == nil {
+			t.Errorf("STARWARS_TRUSTED_PROXIES=%q accepted", bad)
+		}
 	}
 }

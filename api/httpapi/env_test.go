@@ -106,6 +106,7 @@ type env struct {
 	mail     *mailbox
 	logs     *syncBuffer
 	sw       *fakeStarWars
+	hasher   *auth.Argon2
 	ready    map[string]error
 	readyMu  sync.Mutex
 	adminID  int64
@@ -114,14 +115,27 @@ type env struct {
 	revocations *faultyRevocations
 }
 
-func newEnv(t testing.TB) *env { return newEnvLogging(t, nil) }
+// envOptions change a test server; the zero value suits most tests.
+type envOptions struct {
+	sink io.Writer // the server log; nil keeps it for failed tests
+	// login is the failed-login budget; zero means one no test reaches.
+	login redis.LoginLimits
+	// proxies are the trusted proxies (none by default).
+	proxies []string
+	// hashing is the hasher's concurrency and queue; zero means 4 and
+	// 100, more than the concurrent tests send.
+	hashing [2]int
+}
+
+func newEnv(t testing.TB) *env { return newEnvWith(t, envOptions{}) }
 
 // newBenchEnv logs to nowhere: a benchmark's millions of lines would only
 // measure a growing buffer.
-func newBenchEnv(b *testing.B) *env { return newEnvLogging(b, io.Discard) }
+func newBenchEnv(b *testing.B) *env { return newEnvWith(b, envOptions{sink: io.Discard}) }
 
-func newEnvLogging(t testing.TB, sink io.Writer) *env {
+func newEnvWith(t testing.TB, o envOptions) *env {
 	t.Helper()
+	sink := o.sink
 	store, _ := testenv.Store(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -137,6 +151,18 @@ func newEnvLogging(t testing.TB, sink io.Writer) *env {
 	e.past, _ = auth.NewTokens(auth.TokensConfig{Issuer: "starwars-api", Keys: testKeys,
 		Now: func() time.Time { return time.Now().Add(-48 * time.Hour) }})
 	revocations := redis.NewRevocations(rdb, prefix)
+	if o.login.AccountFailures == 0 {
+		o.login = redis.LoginLimits{AccountFailures: 1000, AddressFailures: 1000, Window: time.Minute, Delay: time.Second, MaxDelay: time.Minute}
+	}
+	throttle := redis.NewLoginThrottle(rdb, prefix+"login:", o.login)
+	if o.hashing == [2]int{} {
+		o.hashing = [2]int{4, 100}
+	}
+	e.hasher = auth.NewArgon2(cheapArgon2, o.hashing[0], o.hashing[1])
+	proxies, err := httpapi.NewTrustedProxies(o.proxies, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if sink == nil {
 		sink = e.logs
 	}
@@ -144,7 +170,7 @@ func newEnvLogging(t testing.TB, sink io.Writer) *env {
 	e.revocations = &faultyRevocations{Revocations: revocations}
 	e.accounts = api.NewAccounts(api.AccountsDeps{
 		Store: store, Tokens: e.tokens, Revocations: e.revocations,
-		Hasher: auth.NewArgon2(cheapArgon2, 4), Mailer: e.mail, Logger: logger,
+		Hasher: e.hasher, Mailer: e.mail, Logger: logger,
 	})
 	if err := e.accounts.EnsureAdmin(ctx, adminEmail, adminPassword); err != nil {
 		t.Fatal(err)
@@ -158,6 +184,7 @@ func newEnvLogging(t testing.TB, sink io.Writer) *env {
 	reg := prometheus.NewRegistry()
 	router, err := httpapi.NewRouter(httpapi.Deps{
 		Accounts: e.accounts, StarWars: e.sw, Logger: logger,
+		Throttle: throttle, Hashing: e.hasher, Proxies: proxies,
 		Ready: []httpapi.Check{
 			{Name: "mysql", Ping: e.readyCheck("mysql", store.Ping)},
 			{Name: "redis", Ping: e.readyCheck("redis", revocations.Ping)},
@@ -352,5 +379,20 @@ func expect(t *testing.T, what string, r response, status int, code string) {
 	}
 	if r.str("status") != "error" || r.str("message") != code {
 		t.Errorf("%s: body %s, want error %s", what, r.raw, code)
+	}
+}
+
+// bareDeps are a router's dependencies for tests of routes that reach no
+// account: empty accounts, yet a real throttle and hasher.
+func bareDeps(t testing.TB) httpapi.Deps {
+	t.Helper()
+	rdb, prefix := testenv.Redis(t)
+	reg := prometheus.NewRegistry()
+	return httpapi.Deps{
+		Accounts: api.NewAccounts(api.AccountsDeps{}), StarWars: newFakeStarWars(),
+		Throttle: redis.NewLoginThrottle(rdb, prefix, redis.LoginLimits{AccountFailures: 5, AddressFailures: 20,
+			Window: time.Minute, Delay: time.Second, MaxDelay: time.Minute}),
+		Hashing:    auth.NewArgon2(cheapArgon2, 1, 0),
+		Registerer: reg, Gatherer: reg,
 	}
 }

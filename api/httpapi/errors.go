@@ -30,6 +30,7 @@ var statusOf = map[string]int{
 	api.CodeInternal:             http.StatusInternalServerError,
 	api.CodeUpstreamError:        http.StatusBadGateway,
 	api.CodeUnavailable:          http.StatusServiceUnavailable,
+	api.CodeTooManyRequests:      http.StatusTooManyRequests,
 	api.CodeUpstreamTimeout:      http.StatusGatewayTimeout,
 }
 

@@ -129,8 +129,7 @@ func TestNewRouterNeedsItsDeps(t *testing.T) {
 // TestOpenAPIMatchesRouter walks the router and the published document and
 // requires the same set of (method, path) both ways.
 func TestOpenAPIMatchesRouter(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	router, err := httpapi.NewRouter(httpapi.Deps{Accounts: api.NewAccounts(api.AccountsDeps{}), StarWars: newFakeStarWars(), Registerer: reg, Gatherer: reg})
+	router, err := httpapi.NewRouter(bareDeps(t))
 	if err != nil {
 		t.Fatal(err)
 	}

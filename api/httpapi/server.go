@@ -33,10 +33,26 @@ type Deps struct {
 	// Draining reports that the server is about to stop; /healthz then
 	// answers 503 so that a proxy in front moves traffic away. May be nil.
 	Draining func() bool
+	// Throttle budgets failed logins; Hashing admits the requests that
+	// hash a password (login, signup), refusing them when its queue is
+	// full.
+	Throttle api.LoginThrottle
+	Hashing  Admitter
+	// Proxies finds a login's client address; nil trusts no proxy and
+	// takes the peer's.
+	Proxies *TrustedProxies
+}
+
+// Admitter is the password hasher's admission (auth.Argon2).
+type Admitter interface {
+	Admit() (release func(), err error)
 }
 
 type server struct {
 	accounts *api.Accounts
+	throttle api.LoginThrottle
+	hashing  Admitter
+	proxies  *TrustedProxies
 	sw       api.StarWars
 	log      *slog.Logger
 	ready    []Check
@@ -46,14 +62,18 @@ type server struct {
 
 // NewRouter returns the API's router with every route of the contract.
 func NewRouter(d Deps) (chi.Router, error) {
-	if d.Accounts == nil || d.StarWars == nil || d.Registerer == nil || d.Gatherer == nil {
-		return nil, errors.New("httpapi: Accounts, StarWars, Registerer and Gatherer are required")
+	if d.Accounts == nil || d.StarWars == nil || d.Throttle == nil || d.Hashing == nil || d.Registerer == nil || d.Gatherer == nil {
+		return nil, errors.New("httpapi: Accounts, StarWars, Throttle, Hashing, Registerer and Gatherer are required")
 	}
 	m, err := newMetrics(d.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	s := &server{accounts: d.Accounts, sw: d.StarWars, log: d.Logger, ready: d.Ready, metrics: m, draining: d.Draining}
+	s := &server{accounts: d.Accounts, throttle: d.Throttle, hashing: d.Hashing, proxies: d.Proxies,
+		sw: d.StarWars, log: d.Logger, ready: d.Ready, metrics: m, draining: d.Draining}
+	if s.proxies == nil {
+		s.proxies, _ = NewTrustedProxies(nil, nil)
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

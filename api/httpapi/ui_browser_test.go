@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/fathat101/swdeploy/api"
 	"github.com/fathat101/swdeploy/api/httpapi"
 )
 
@@ -31,8 +28,7 @@ func TestSwaggerUIInBrowser(t *testing.T) {
 		t.Fatal("no chromium found: install the chromium package (apt-get install chromium)")
 	}
 
-	reg := prometheus.NewRegistry()
-	router, err := httpapi.NewRouter(httpapi.Deps{Accounts: api.NewAccounts(api.AccountsDeps{}), StarWars: newFakeStarWars(), Registerer: reg, Gatherer: reg})
+	router, err := httpapi.NewRouter(bareDeps(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,6 +71,11 @@ func (s *server) signup(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
+	release, err := s.hashing.Admit()
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := s.accounts.Signup(r.Context(), in.Email, in.Password, in.AccessRole); err != nil {
 		return err
 	}
@@ -95,7 +100,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	sess, err := s.accounts.Login(r.Context(), in.Email, in.Password)
+	sess, err := s.throttledLogin(w, r, in)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -137,11 +136,12 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger, ln net.Lis
 			Password: cfg.SMTP.Password.Reveal(), From: cfg.SMTP.From}
 	}
 
+	hasher := auth.NewArgon2(auth.OWASPParams, cfg.Hashing.Concurrency, cfg.Hashing.Queue)
 	accounts := api.NewAccounts(api.AccountsDeps{
 		Store:       store,
 		Tokens:      tokens,
 		Revocations: revocations,
-		Hasher:      auth.NewArgon2(auth.OWASPParams, 2*runtime.NumCPU()),
+		Hasher:      hasher,
 		Mailer:      mailer,
 		Logger:      logger,
 		VerifyURL:   cfg.HTTP.PublicURL + "/users/v1/email_verification",
@@ -164,10 +164,23 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger, ln net.Lis
 		return fmt.Errorf("star wars data: %w", err)
 	}
 
+	l := cfg.Login
+	throttle := redis.NewLoginThrottle(rdb, cfg.Redis.Prefix+"login:", redis.LoginLimits{
+		AccountFailures: l.AccountFailures, AddressFailures: l.AddressFailures,
+		Window: l.Window, Delay: l.Delay, MaxDelay: l.MaxDelay,
+	})
+	proxies, err := httpapi.NewTrustedProxies(cfg.HTTP.TrustedProxies, nil)
+	if err != nil {
+		return err
+	}
+
 	var draining atomic.Bool
 	router, err := httpapi.NewRouter(httpapi.Deps{
 		Accounts: accounts,
 		StarWars: starWars,
+		Throttle: throttle,
+		Hashing:  hasher,
+		Proxies:  proxies,
 		Logger:   logger,
 		Ready: []httpapi.Check{
 			{Name: "mysql", Ping: store.Ping},
