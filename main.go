@@ -3,8 +3,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/fathat101/swdeploy/cli"
@@ -18,5 +20,28 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	os.Exit(cli.Main(ctx, cli.Default(sources), os.Args[1:]))
+	stopProfile := startProfile(os.Getenv("SWDEPLOY_CPUPROFILE"))
+	code := cli.Main(ctx, cli.Default(sources), os.Args[1:])
+	stopProfile()
+	os.Exit(code)
+}
+
+// startProfile writes a CPU profile of the run to the file named, for `go
+// tool pprof` (README, Figures); "" profiles nothing.
+func startProfile(name string) (stop func()) {
+	if name == "" {
+		return func() {}
+	}
+	f, err := os.Create(name)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "swdeploy: cpu profile:", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }

@@ -154,10 +154,14 @@ func newBuild(name string, cfg types.ServiceConfig, contexts ContextSource) (*Bu
 		dockerfile = "Dockerfile"
 	}
 	args := map[string]*string(cfg.Build.Args)
-	digest, err := buildcontext.Digest(fsys, dockerfile, args)
+	// files unchanged since the last run are not read again (the tree
+	// built into the binary has no stat to key on and is always read)
+	cache := buildcontext.OpenCache(buildcontext.DefaultCacheDir(), cfg.Build.Context)
+	digest, err := buildcontext.DigestCached(fsys, dockerfile, args, cache)
 	if err != nil {
 		return nil, fmt.Errorf("service %s: digest build context: %w", name, err)
 	}
+	_ = cache.Save() // a cache that cannot be written costs only the reads
 	return &Build{Context: fsys, Dockerfile: dockerfile, Args: args, Digest: digest}, nil
 }
 

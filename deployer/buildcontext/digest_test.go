@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"testing/fstest"
@@ -85,18 +86,39 @@ func TestDigest(t *testing.T) {
 }
 
 // BenchmarkDigest digests the repository's own tree, as a plan does for
-// the API image on every run.
+// the API image on every run: without a cache, with an empty one (the first
+// run: every file read, the cache written) and with a warm one (a no-op
+// run: the cache file loaded, no file read).
 func BenchmarkDigest(b *testing.B) {
 	root := os.DirFS("../..")
 	if _, err := fs.Stat(root, "Dockerfile"); err != nil {
 		b.Skip("no Dockerfile at the repository root yet")
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Digest(root, "Dockerfile", map[string]*string{"GO_IMAGE": str("golang:1.26")}); err != nil {
-			b.Fatal(err)
+	args := map[string]*string{"GO_IMAGE": str("golang:1.26")}
+	run := func(b *testing.B, open func() *Cache) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c := open()
+			if _, err := DigestCached(root, "Dockerfile", args, c); err != nil {
+				b.Fatal(err)
+			}
+			if err := c.Save(); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
+	b.Run("uncached", func(b *testing.B) { run(b, func() *Cache { return nil }) })
+	b.Run("cold", func(b *testing.B) {
+		dir := b.TempDir()
+		run(b, func() *Cache {
+			os.RemoveAll(filepath.Join(dir, "buildcontext"))
+			return OpenCache(dir, "../..")
+		})
+	})
+	b.Run("warm", func(b *testing.B) {
+		dir := b.TempDir()
+		run(b, func() *Cache { return OpenCache(dir, "../..") })
+	})
 }
 
 // BenchmarkDigestWholeTree digests the repository with nothing ignored: the

@@ -61,6 +61,12 @@ func digest(t testing.TB, fsys fs.FS, dockerfile string, args map[string]*string
 // toDisk writes a MapFS out, keeping its modes, and returns os.DirFS of it.
 func toDisk(t testing.TB, m fstest.MapFS) fs.FS {
 	t.Helper()
+	return os.DirFS(toDir(t, m))
+}
+
+// toDir writes a MapFS out, keeping its modes, into a new directory.
+func toDir(t testing.TB, m fstest.MapFS) string {
+	t.Helper()
 	dir := t.TempDir()
 	for name, f := range m {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -84,7 +90,7 @@ func toDisk(t testing.TB, m fstest.MapFS) fs.FS {
 			t.Fatal(err)
 		}
 	}
-	return os.DirFS(dir)
+	return dir
 }
 
 func str(s string) *string { return &s }

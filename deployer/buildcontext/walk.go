@@ -20,6 +20,7 @@ type entry struct {
 	mode     fs.FileMode // the type bits and the normalised permissions
 	size     int64       // of a regular file
 	linkname string      // of a symlink
+	info     fs.FileInfo // of a regular file, for the digest's cache
 }
 
 // tree is a build context ready to be walked: its Dockerfile found and
@@ -155,7 +156,7 @@ func (c *tree) entry(name string, d fs.DirEntry) (entry, bool, error) {
 		if err != nil {
 			return e, false, fmt.Errorf("stat %s: %w", name, err)
 		}
-		e.mode, e.size = 0o644, info.Size()
+		e.mode, e.size, e.info = 0o644, info.Size(), info
 		if info.Mode().Perm()&0o111 != 0 {
 			e.mode = 0o755
 		}
