@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +110,11 @@ func TestSwarmTargetFoundation(t *testing.T) {
 		want = []swarm.Copy{{Node: "swlab-node2"}, {Node: "swlab-node3"}}
 		if !sameCopies(copies, want) {
 			t.Errorf("second distribution %+v, want %+v (nothing copied)", copies, want)
+		}
+
+		const missing = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+		if _, err := swarm.Distribute(ctx, manager, nodes, missing); err == nil || !strings.Contains(err.Error(), "on the manager's engine") {
+			t.Errorf("distributing an image the manager lacks: %v", err)
 		}
 	})
 

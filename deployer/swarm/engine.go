@@ -15,6 +15,7 @@ import (
 type Manager interface {
 	Info(ctx context.Context) (system.Info, error)
 	NodeList(ctx context.Context, options swarm.NodeListOptions) ([]swarm.Node, error)
+	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
 	ImageSave(ctx context.Context, imageIDs []string, opts ...client.ImageSaveOption) (io.ReadCloser, error)
 	SecretList(ctx context.Context, options swarm.SecretListOptions) ([]swarm.Secret, error)
 	SecretCreate(ctx context.Context, spec swarm.SecretSpec) (swarm.SecretCreateResponse, error)
