@@ -22,6 +22,8 @@ type Observed struct {
 	Networks   map[string]ObservedNetwork // by engine name
 	Volumes    map[string]ObservedVolume  // by engine name
 	Images     map[string]ObservedImage   // by the reference services use; absent when missing
+	// State is the project's kept state: its holder and volume.
+	State ObservedState
 	// Kept holds the secret values kept on the engine for the project.
 	Kept KeptSecrets
 }
@@ -141,7 +143,7 @@ func Observe(ctx context.Context, eng Engine, d *Desired) (*Observed, error) {
 		}
 		o.Images[svc.Image] = ObservedImage{ID: img.ID, BuildDigest: digest, Size: img.Size}
 	}
-	if o.Kept, err = readKept(ctx, eng, project, o.Volumes); err != nil {
+	if o.State, o.Kept, err = observeState(ctx, eng, project, o.Volumes); err != nil {
 		return nil, err
 	}
 	return o, nil
