@@ -99,7 +99,9 @@ type ObservedImage struct {
 
 // Observe lists what the engine holds for the project: containers,
 // networks and volumes by label, and the images the project's services use.
-// It makes one call per kind of object plus one per image.
+// It makes one call per kind of object plus one per image, and reads the
+// kept state through its holder (an inspect and an archive read). It
+// changes nothing on the engine.
 func Observe(ctx context.Context, eng Engine, d *Desired) (*Observed, error) {
 	project := d.Project.Name
 	info, err := engineInfo(ctx, eng)

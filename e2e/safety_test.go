@@ -30,6 +30,7 @@ import (
 // one deploy at a time, drift shown and repaired.
 func TestSafeChanges(t *testing.T) {
 	d := newDeployment(t)
+	pinImages(t, d) // no other run's rebuild may change them mid-test
 	d.must("up")
 	email, password := "leia@example.com", "Alderaan1977"
 	signUpAndVerify(t, d, email, password)
