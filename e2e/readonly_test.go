@@ -219,6 +219,7 @@ func pinImages(t *testing.T, d *deployment) {
 	d.files = append(d.files, "e2e/testdata/pinned.yaml")
 	d.env = append(d.env, "E2E_TAG="+tag)
 	t.Cleanup(func() {
+		d.destroy() // first: the images are in use until the containers go
 		for _, ref := range []string{"swdeploy-test/swapi-local:", "swdeploy-test/api:", "swdeploy-test/edge:"} {
 			engine.ImageRemove(ctx, ref+tag, image.RemoveOptions{})
 		}
