@@ -34,14 +34,18 @@ the data and the kept secrets) only go with --volumes; built images only with
 				return err
 			}
 			defer endProgress(rep)
-			d, eng, unlock, err := g.openLocked(ctx, deps, o.lockTimeout)
+			d, eng, err := g.open(ctx, deps)
+			if err != nil {
+				return err
+			}
+			locked, unlock, err := lock(ctx, eng, d.Project.Name, o.lockTimeout)
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			err = deployer.Down(ctx, eng, d.Project.Name, d, deployer.DownOptions{Volumes: o.volumes, Images: o.rmi, Reporter: rep})
+			err = deployer.Down(locked, eng, d.Project.Name, d, deployer.DownOptions{Volumes: o.volumes, Images: o.rmi, Reporter: rep})
 			if err != nil {
-				return err
+				return lockLost(locked, err)
 			}
 			fmt.Fprintf(deps.Streams.ErrOut, "Project %s is down.\n", d.Project.Name)
 			return nil

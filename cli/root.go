@@ -172,18 +172,20 @@ func (g *globalOptions) open(ctx context.Context, deps Deps) (*deployer.Desired,
 	return d, eng, nil
 }
 
-// openLocked is open plus the project's deploy lock, waiting up to wait for
-// another run to let go. The caller must call unlock.
-func (g *globalOptions) openLocked(ctx context.Context, deps Deps, wait time.Duration) (*deployer.Desired, deployer.Engine, func(), error) {
-	d, eng, err := g.open(ctx, deps)
-	if err != nil {
-		return nil, nil, nil, err
+// lock takes the project's deploy lock, waiting up to wait for another run
+// to let go. The returned context is cancelled if the lock is lost; the
+// caller must call unlock.
+func lock(ctx context.Context, eng deployer.Engine, project string, wait time.Duration) (context.Context, func(), error) {
+	return deployer.Lock(ctx, eng, project, deployer.LockOptions{Wait: wait})
+}
+
+// lockLost names the lost lock as the cause of a run that stopped because
+// of it, rather than reporting an interrupt.
+func lockLost(ctx context.Context, err error) error {
+	if err != nil && errors.Is(context.Cause(ctx), deployer.ErrLockLost) {
+		return deployer.ErrLockLost
 	}
-	unlock, err := deployer.Lock(ctx, eng, d.Project.Name, wait)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return d, eng, unlock, nil
+	return err
 }
 
 func (g *globalOptions) connect(ctx context.Context, deps Deps) (deployer.Engine, error) {

@@ -12,10 +12,11 @@ func newUnlockCmd(deps Deps, g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "unlock",
 		Short: "Break the project's deploy lock, left by a run that was killed",
-		Long: `up and down hold a lock on the engine while they work, so that two runs never
-change a project at once. A run that is killed cannot release it; the lock
-then expires after an hour, or unlock breaks it now. Only use it when the
-holder it names is really gone.`,
+		Long: `up and down hold a lock on the engine while they change it, so that two runs
+never change a project at once. The holder renews the lock every 15 seconds;
+the lock of a run that was killed expires a minute after its last renewal,
+or unlock breaks it now. Only use it when the holder it names is really gone:
+a live holder that finds its lock broken stops.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

@@ -73,14 +73,28 @@ func upRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *upOptions) (err e
 	if err != nil {
 		return err
 	}
-	d, eng, unlock, err := g.openLocked(ctx, deps, o.lockTimeout)
+	d, eng, err := g.open(ctx, deps)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	// Plan first, without the lock: an up with nothing to do writes
+	// nothing to the engine, not even the lock.
 	p, err := deployer.MakePlan(ctx, eng, d, deps.Secrets, opts)
 	if err != nil {
 		return err
+	}
+	if len(p.Problems) == 0 && !p.Empty() {
+		locked, unlock, err := lock(ctx, eng, d.Project.Name, o.lockTimeout)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		ctx = locked
+		// Another run may have changed the engine before the lock was
+		// ours: what is applied is planned under the lock.
+		if p, err = deployer.PlanLocked(ctx, eng, d, deps.Secrets, opts); err != nil {
+			return lockLost(ctx, err)
+		}
 	}
 	// The closing line must come after the live view has ended, or its
 	// last redraw would cover it: deferred first, it runs last.
@@ -109,7 +123,7 @@ func upRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *upOptions) (err e
 	start := time.Now()
 	err = deployer.Apply(ctx, eng, p, deployer.ApplyOptions{Reporter: rep, Wait: o.wait, WaitTimeout: o.waitTimeout})
 	if err != nil {
-		return err
+		return lockLost(ctx, err)
 	}
 	closing = fmt.Sprintf("Project %s is up (%d action(s) in %.1fs).", p.Project, len(p.Actions), time.Since(start).Seconds())
 	return nil

@@ -116,10 +116,18 @@ func (x *executor) do(ctx context.Context, a Action) error {
 	case KindContainer:
 		switch a.Op {
 		case OpCreate:
-			_, err := x.createContainer(ctx, d.Service(a.Service), a.Name, true)
-			return err
+			if a.ID == stateActionID {
+				return ensureStateHolder(ctx, x.eng, d.Project.Name)
+			}
+			if _, err := x.createContainer(ctx, d.Service(a.Service), a.Name, true); err != nil {
+				return err
+			}
+			return x.pruneSecrets(ctx, a.Service)
 		case OpRecreate:
-			return x.recreateContainer(ctx, a)
+			if err := x.recreateContainer(ctx, a); err != nil {
+				return err
+			}
+			return x.pruneSecrets(ctx, a.Service)
 		case OpStart:
 			return x.startContainer(ctx, a.Target)
 		case OpRestart:
@@ -128,10 +136,23 @@ func (x *executor) do(ctx context.Context, a Action) error {
 			}
 			return x.startContainer(ctx, a.Target)
 		case OpRemove:
-			return x.removeContainer(ctx, a.Target, d.Service(a.Service))
+			if err := x.removeContainer(ctx, a.Target, d.Service(a.Service)); err != nil {
+				return err
+			}
+			return x.pruneSecrets(ctx, a.Service)
 		}
 	}
 	return fmt.Errorf("no way to %s a %s", a.Op, a.Kind)
+}
+
+// pruneSecrets removes the volumes of a service's earlier sets of secrets
+// once its container changed.
+func (x *executor) pruneSecrets(ctx context.Context, service string) error {
+	var keep string
+	if svc := x.plan.desired.Service(service); svc != nil && len(svc.Config.Secrets) > 0 {
+		keep = serviceSecretsVolume(x.plan.desired.Project.Name, svc.Name, EffectiveParts(svc, x.plan.secrets))
+	}
+	return pruneSecretVolumes(ctx, x.eng, x.plan.desired.Project.Name, service, keep)
 }
 
 func (x *executor) createNetwork(ctx context.Context, a Action) error {
@@ -318,8 +339,8 @@ func (x *executor) removeContainer(ctx context.Context, id string, svc *Service)
 func (x *executor) waitStarted(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, a := range x.plan.Actions {
-		if a.Kind != KindContainer || a.Op == OpRemove {
-			continue
+		if a.Kind != KindContainer || a.Op == OpRemove || a.Service == "" {
+			continue // the state holder is never started
 		}
 		svc := x.plan.desired.Service(a.Service)
 		cond := readyCondition(svc)

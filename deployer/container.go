@@ -58,7 +58,8 @@ func unsupported(cfg types.ServiceConfig) []string {
 
 // buildContainerSpec translates a service into engine configuration.
 // Labels carry the project, service, number and config hash; secrets come
-// from the service's secrets volume, mounted read-only.
+// from the volume of the service's current set of secrets, mounted
+// read-only.
 func buildContainerSpec(p *types.Project, svc *Service, number int, hash string, parts map[string]string, info EngineInfo) (*containerSpec, error) {
 	cfg := svc.Config
 	if keys := unsupported(cfg); len(keys) > 0 {
@@ -124,7 +125,7 @@ func buildContainerSpec(p *types.Project, svc *Service, number int, hash string,
 		return nil, fmt.Errorf("service %s: %w", svc.Name, err)
 	}
 	if len(cfg.Secrets) > 0 {
-		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: serviceSecretsVolume(p.Name, svc.Name), Target: SecretsDir, ReadOnly: true})
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: serviceSecretsVolume(p.Name, svc.Name, parts), Target: SecretsDir, ReadOnly: true})
 	}
 
 	spec := &containerSpec{config: cc, host: hc, network: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}}

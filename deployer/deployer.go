@@ -37,6 +37,21 @@ func MakePlan(ctx context.Context, eng Engine, d *Desired, src SecretSources, op
 	return p, nil
 }
 
+// PlanLocked is MakePlan for a run that holds the deploy lock and will
+// apply the plan. Kept secrets whose holder is missing (made by an older
+// swdeploy, or removed by hand) are read after it recreates the holder, so
+// that the plan keeps them instead of generating new values.
+func PlanLocked(ctx context.Context, eng Engine, d *Desired, src SecretSources, opts Options) (*Plan, error) {
+	p, err := MakePlan(ctx, eng, d, src, opts)
+	if err != nil || !p.observed.State.Volume || p.observed.State.HolderID != "" || len(d.Secrets) == 0 {
+		return p, err
+	}
+	if err := ensureStateHolder(ctx, eng, d.Project.Name); err != nil {
+		return nil, err
+	}
+	return MakePlan(ctx, eng, d, src, opts)
+}
+
 // Secrets lists the plan's secrets, their sources and versions, never
 // their values.
 func (p *Plan) Secrets() []ResolvedSecret { return secretsSummary(p.secrets) }

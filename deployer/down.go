@@ -37,6 +37,9 @@ func Down(ctx context.Context, eng Engine, project string, d *Desired, opts Down
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range list {
+		if c.Labels[LabelRole] == roleState && !opts.Volumes {
+			continue // it holds the kept secrets, which stay with the volumes
+		}
 		name := c.ID[:12]
 		if len(c.Names) > 0 {
 			name = c.Names[0][1:]

@@ -9,6 +9,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -20,6 +21,8 @@ import (
 type Engine interface {
 	ServerVersion(ctx context.Context) (types.Version, error)
 	ClientVersion() string
+	// Info gives the engine's clock, by which the deploy lock expires.
+	Info(ctx context.Context) (system.Info, error)
 
 	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
 	ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error)

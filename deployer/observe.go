@@ -25,6 +25,8 @@ type Observed struct {
 	Networks   map[string]ObservedNetwork // by engine name
 	Volumes    map[string]ObservedVolume  // by engine name
 	Images     map[string]ObservedImage   // by the reference services use; absent when missing
+	// State is the project's kept state: its holder and volume.
+	State ObservedState
 	// Kept holds the secret values kept on the engine for the project.
 	Kept KeptSecrets
 }
@@ -104,7 +106,9 @@ type ObservedImage struct {
 
 // Observe lists what the engine holds for the project: containers,
 // networks and volumes by label, and the images the project's services use.
-// It makes one call per kind of object plus one per image.
+// It makes one call per kind of object plus one per image, and reads the
+// kept state through its holder (an inspect and an archive read). It
+// changes nothing on the engine.
 func Observe(ctx context.Context, eng Engine, d *Desired) (*Observed, error) {
 	project := d.Project.Name
 	info, err := engineInfo(ctx, eng)
@@ -148,7 +152,7 @@ func Observe(ctx context.Context, eng Engine, d *Desired) (*Observed, error) {
 		}
 		o.Images[svc.Image] = ObservedImage{ID: img.ID, BuildDigest: digest, Size: img.Size}
 	}
-	if o.Kept, err = readKept(ctx, eng, project, o.Volumes); err != nil {
+	if o.State, o.Kept, err = observeState(ctx, eng, project, o.Volumes); err != nil {
 		return nil, err
 	}
 	return o, nil

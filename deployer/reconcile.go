@@ -23,6 +23,7 @@ type Options struct {
 // same inputs give the same plan, so tests can compare whole plans as text.
 func reconcile(d *Desired, o *Observed, secrets map[string]ResolvedSecret, opts Options) *Plan {
 	r := reconciler{d: d, o: o, secrets: secrets, opts: opts, plan: &Plan{Project: d.Project.Name, desired: d, observed: o, secrets: secrets}}
+	r.stateActions()
 	r.secretActions()
 	r.imageActions()
 	r.networkActions()
@@ -58,7 +59,26 @@ func (r *reconciler) warn(format string, args ...any) {
 	r.plan.Warnings = append(r.plan.Warnings, fmt.Sprintf(format, args...))
 }
 
+// stateActions creates the state holder when the stack has secrets to keep
+// and the holder is missing.
+func (r *reconciler) stateActions() {
+	if len(r.d.Secrets) == 0 || r.o.State.HolderID != "" {
+		return
+	}
+	project := r.d.Project.Name
+	reason := "missing: it keeps the generated secrets"
+	if r.o.State.Volume {
+		reason = "missing: it reads the secrets kept in " + keeperVolume(project)
+		r.warn("the secrets kept in volume %s are read once up recreates %s; until then this plan treats them as not kept", keeperVolume(project), StateHolderName(project))
+	}
+	r.add(Action{ID: stateActionID, Op: OpCreate, Kind: KindContainer, Name: StateHolderName(project), Reason: reason})
+}
+
 func (r *reconciler) secretActions() {
+	var needs []string
+	if r.has(stateActionID) {
+		needs = []string{stateActionID}
+	}
 	for _, s := range r.d.Secrets {
 		res := r.secrets[s.Key]
 		switch res.Op {
@@ -67,13 +87,13 @@ func (r *reconciler) secretActions() {
 			if res.Source != "generated" {
 				reason = "kept from " + res.Source
 			}
-			r.add(Action{ID: "secret:" + s.Key, Op: OpGenerate, Kind: KindSecret, Name: s.Key, Reason: reason})
+			r.add(Action{ID: "secret:" + s.Key, Op: OpGenerate, Kind: KindSecret, Name: s.Key, Reason: reason, Needs: needs})
 		case OpUpdate:
 			reason := "value from " + res.Source + " differs from the kept one"
 			if res.Source == "rotated" {
 				reason = "rotated: a new random value"
 			}
-			r.add(Action{ID: "secret:" + s.Key, Op: OpUpdate, Kind: KindSecret, Name: s.Key, Reason: reason})
+			r.add(Action{ID: "secret:" + s.Key, Op: OpUpdate, Kind: KindSecret, Name: s.Key, Reason: reason, Needs: needs})
 			r.warnStateful(s.Key)
 		}
 	}

@@ -106,7 +106,8 @@ func fixedSecrets(d *Desired, op Op) map[string]ResolvedSecret {
 
 // upToDate is the engine state that an `up` of d leaves behind.
 func upToDate(d *Desired, secrets map[string]ResolvedSecret, info EngineInfo) *Observed {
-	o := &Observed{Engine: info, Networks: map[string]ObservedNetwork{}, Volumes: map[string]ObservedVolume{}, Images: map[string]ObservedImage{}}
+	o := &Observed{Engine: info, Networks: map[string]ObservedNetwork{}, Volumes: map[string]ObservedVolume{}, Images: map[string]ObservedImage{},
+		State: ObservedState{HolderID: "holder", Volume: true}}
 	for _, n := range d.Networks {
 		o.Networks[n.Name] = ObservedNetwork{ID: "net-" + n.Key, Name: n.Name, Key: n.Key, Hash: n.Hash, Internal: n.Config.Internal}
 	}
@@ -204,6 +205,7 @@ func TestReconcile(t *testing.T) {
 			o.Containers = append(o.Containers, Container{ID: "l", Name: "0123456789ab_demo-api-1", Service: "api", State: "created", Leftover: true})
 			sortContainers(o.Containers)
 		}},
+		{name: "state-holder-removed", secrets: fixedSecrets(base, OpGenerate), observe: func(o *Observed) { o.State.HolderID = "" }},
 		{name: "network-changed", observe: func(o *Observed) {
 			n := o.Networks["demo_internal"]
 			n.Hash = "0000"

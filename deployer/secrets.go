@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/volume"
@@ -27,11 +28,12 @@ import (
 
 // Secrets never travel as environment values, labels, build args or image
 // layers. Their values are kept on the engine, in a labelled volume of the
-// project, so that every `up` from any machine pointed at the engine uses the
-// same ones; each service gets its own secrets in a volume of its own,
-// mounted read-only at /run/secrets. Both volumes are written through the
-// engine API (a container that never starts, plus the archive endpoint), so
-// nothing depends on sharing a file system with the engine.
+// project (see state.go), so that every `up` from any machine pointed at the
+// engine uses the same ones; each service gets exactly its own secrets in a
+// volume of its own, mounted read-only at /run/secrets. Both volumes are
+// written through the engine API (containers that never start, plus the
+// archive endpoint), so nothing depends on sharing a file system with the
+// engine.
 
 const (
 	// keeperImage is a one-directory image that swdeploy imports itself,
@@ -62,11 +64,6 @@ type ResolvedSecret struct {
 
 // keeperVolume is the volume that keeps a project's secret values.
 func keeperVolume(project string) string { return project + "_swdeploy-secrets" }
-
-// serviceSecretsVolume holds the secrets one service may read.
-func serviceSecretsVolume(project, service string) string {
-	return project + "_" + service + "_secrets"
-}
 
 // SecretEnvName is the environment variable that gives a secret's value,
 // for CI: SWDEPLOY_SECRET_JWT_ACCESS_SECRET for jwt_access_secret.
@@ -200,42 +197,16 @@ func secretVersion(salt []byte, key string, value []byte) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// readKept reads the kept secrets, if the project has a keeper volume.
-func readKept(ctx context.Context, eng Engine, project string, vols map[string]ObservedVolume) (KeptSecrets, error) {
-	kept := KeptSecrets{Values: map[string][]byte{}}
-	if _, ok := vols[keeperVolume(project)]; !ok {
-		return kept, nil
-	}
-	files, err := readVolume(ctx, eng, project, keeperVolume(project))
-	if err != nil {
-		return kept, fmt.Errorf("read kept secrets: %w", err)
-	}
-	for name, b := range files {
-		if name == saltFile {
-			kept.Salt = b
-		} else {
-			kept.Values[name] = b
-		}
-	}
-	return kept, nil
-}
-
-// writeKept stores all values and the salt in the keeper volume.
-func writeKept(ctx context.Context, eng Engine, project string, secrets map[string]ResolvedSecret, salt []byte) error {
-	if err := ensureVolume(ctx, eng, keeperVolume(project), project, map[string]string{LabelRole: roleKeeper}); err != nil {
-		return err
-	}
-	files := []secretFile{{name: saltFile, data: salt, mode: 0o400}}
-	for _, k := range sortedKeys(secrets) {
-		files = append(files, secretFile{name: k, data: secrets[k].Value, mode: 0o400})
-	}
-	return writeVolume(ctx, eng, project, keeperVolume(project), files)
-}
-
-// deliverSecrets writes a service's secrets into its secrets volume, with
-// the names, owners and modes the Compose file gives.
+// deliverSecrets writes a service's secrets, with the names, owners and
+// modes the Compose file gives, into a volume that holds exactly them. The
+// volume's name carries a digest of the set (each secret's target, mode,
+// owner and value version): a changed set gets a fresh volume rather than
+// new files beside the old ones, so a secret removed from the service is
+// gone from its /run/secrets, and a container being replaced keeps reading
+// its own set until it stops. pruneSecretVolumes removes the sets no
+// container mounts any more.
 func deliverSecrets(ctx context.Context, eng Engine, project string, svc *Service, secrets map[string]ResolvedSecret) error {
-	vol := serviceSecretsVolume(project, svc.Name)
+	vol := serviceSecretsVolume(project, svc.Name, EffectiveParts(svc, secrets))
 	if err := ensureVolume(ctx, eng, vol, project, map[string]string{LabelRole: roleSecrets, LabelSecretsOf: svc.Name}); err != nil {
 		return err
 	}
@@ -254,6 +225,30 @@ func deliverSecrets(ctx context.Context, eng Engine, project string, svc *Servic
 		files = append(files, f)
 	}
 	return writeVolume(ctx, eng, project, vol, files)
+}
+
+// serviceSecretsVolume is the volume of one set of a service's secrets.
+func serviceSecretsVolume(project, service string, parts map[string]string) string {
+	return project + "_" + service + "_secrets-" + shortDigest([]byte(parts["secrets"] + "," + parts["secret-values"]))[:12]
+}
+
+// pruneSecretVolumes removes a service's secrets volumes other than keep
+// that no container uses any more (the engine refuses those in use).
+func pruneSecretVolumes(ctx context.Context, eng Engine, project, service, keep string) error {
+	list, err := eng.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", LabelProject+"="+project), filters.Arg("label", LabelRole+"="+roleSecrets), filters.Arg("label", LabelSecretsOf+"="+service))})
+	if err != nil {
+		return fmt.Errorf("list secrets volumes: %w", err)
+	}
+	for _, v := range list.Volumes {
+		if v.Name == keep {
+			continue
+		}
+		if err := eng.VolumeRemove(ctx, v.Name, false); err != nil && !errdefs.IsConflict(err) && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove volume %s: %w", v.Name, err)
+		}
+	}
+	return nil
 }
 
 // secretTarget is the file name of a secret inside /run/secrets.
@@ -285,59 +280,35 @@ func ensureVolume(ctx context.Context, eng Engine, name, project string, labels 
 // writeVolume copies files into the root of a volume through a container
 // that is created for the purpose and never started.
 func writeVolume(ctx context.Context, eng Engine, project, vol string, files []secretFile) error {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	now := time.Unix(0, 0)
-	for _, f := range files {
-		hdr := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), Uid: f.uid, Gid: f.gid, ModTime: now, Typeflag: tar.TypeReg}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return err
-		}
-	}
-	if err := tw.Close(); err != nil {
+	tarball, err := tarFiles(files)
+	if err != nil {
 		return err
 	}
 	return withVolume(ctx, eng, project, vol, func(id string) error {
-		if err := eng.CopyToContainer(ctx, id, "/v", &buf, container.CopyToContainerOptions{}); err != nil {
+		if err := eng.CopyToContainer(ctx, id, "/v", tarball, container.CopyToContainerOptions{}); err != nil {
 			return fmt.Errorf("write volume %s: %w", vol, err)
 		}
 		return nil
 	})
 }
 
-// readVolume returns the regular files at the root of a volume.
-func readVolume(ctx context.Context, eng Engine, project, vol string) (map[string][]byte, error) {
-	files := map[string][]byte{}
-	err := withVolume(ctx, eng, project, vol, func(id string) error {
-		rc, _, err := eng.CopyFromContainer(ctx, id, "/v/.")
-		if err != nil {
-			return err
+// tarFiles packs files for the archive API.
+func tarFiles(files []secretFile) (io.Reader, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		hdr := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), Uid: f.uid, Gid: f.gid, ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
 		}
-		defer rc.Close()
-		tr := tar.NewReader(rc)
-		for {
-			hdr, err := tr.Next()
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if hdr.Typeflag != tar.TypeReg {
-				continue
-			}
-			name := path.Base(hdr.Name)
-			b, err := io.ReadAll(io.LimitReader(tr, 1<<20))
-			if err != nil {
-				return err
-			}
-			files[name] = b
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, err
 		}
-	})
-	return files, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return &buf, nil
 }
 
 // withVolume runs fn with the id of a stopped container that has vol

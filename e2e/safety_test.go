@@ -30,6 +30,7 @@ import (
 // one deploy at a time, drift shown and repaired.
 func TestSafeChanges(t *testing.T) {
 	d := newDeployment(t)
+	pinImages(t, d) // no other run's rebuild may change them mid-test
 	d.must("up")
 	email, password := "leia@example.com", "Alderaan1977"
 	signUpAndVerify(t, d, email, password)
@@ -132,17 +133,19 @@ func TestSafeChanges(t *testing.T) {
 
 	t.Run("one deploy at a time", func(t *testing.T) {
 		ctx := context.Background()
-		unlock, err := deployer.Lock(ctx, engine, d.project, 0)
+		_, unlock, err := deployer.Lock(ctx, engine, d.project, deployer.LockOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		d.must("up") // nothing to do: no lock needed
+		d.env = append(d.env, "STARWARS_SMTP_FROM=locked@example.com")
 		_, errOut, code := d.swd("up")
 		if code != 1 || !strings.Contains(errOut, "is locked by") || !strings.Contains(errOut, "since") {
 			t.Fatalf("second up: want exit 1 naming the holder, got %d: %s", code, errOut)
 		}
 		go func() { time.Sleep(2 * time.Second); unlock() }()
 		d.must("up", "--lock-timeout", "30s")
-		if _, err := deployer.Lock(ctx, engine, d.project, 0); err != nil {
+		if _, _, err := deployer.Lock(ctx, engine, d.project, deployer.LockOptions{}); err != nil {
 			t.Fatal(err) // a lock left by a killed process...
 		}
 		d.must("unlock") // ...is broken explicitly
@@ -290,6 +293,7 @@ func assertHealthy(t *testing.T, d *deployment, n int) {
 	}
 }
 
+// projectContainers lists the ids of the project's service containers.
 func projectContainers(t *testing.T, d *deployment) []string {
 	t.Helper()
 	cs, err := engine.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+d.project))})
@@ -298,7 +302,9 @@ func projectContainers(t *testing.T, d *deployment) []string {
 	}
 	var ids []string
 	for _, c := range cs {
-		ids = append(ids, c.ID)
+		if c.Labels["com.docker.compose.service"] != "" { // not the state holder
+			ids = append(ids, c.ID)
+		}
 	}
 	return ids
 }
