@@ -150,7 +150,7 @@ func (x *executor) do(ctx context.Context, a Action) error {
 func (x *executor) pruneSecrets(ctx context.Context, service string) error {
 	var keep string
 	if svc := x.plan.desired.Service(service); svc != nil && len(svc.Config.Secrets) > 0 {
-		keep = serviceSecretsVolume(x.plan.desired.Project.Name, svc.Name, EffectiveParts(svc, x.plan.secrets))
+		keep = serviceSecretsVolume(x.plan.desired.Project.Name, svc.Name, effectiveParts(svc, x.plan.secrets))
 	}
 	return pruneSecretVolumes(ctx, x.eng, x.plan.desired.Project.Name, service, keep)
 }

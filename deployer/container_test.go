@@ -71,7 +71,7 @@ func TestContainerSpecHardening(t *testing.T) {
 			case len(svc.Config.Secrets) == 0 && len(secretMounts) > 0:
 				t.Errorf("no secrets, but %v mounted", secretMounts)
 			case len(svc.Config.Secrets) > 0:
-				want := mount.Mount{Type: mount.TypeVolume, Source: serviceSecretsVolume(d.Project.Name, svc.Name), Target: SecretsDir, ReadOnly: true}
+				want := mount.Mount{Type: mount.TypeVolume, Source: serviceSecretsVolume(d.Project.Name, svc.Name, parts), Target: SecretsDir, ReadOnly: true}
 				if len(secretMounts) != 1 || secretMounts[0] != want {
 					t.Errorf("secrets mounts %+v, want %+v", secretMounts, want)
 				}

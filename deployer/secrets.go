@@ -206,7 +206,7 @@ func secretVersion(salt []byte, key string, value []byte) string {
 // its own set until it stops. pruneSecretVolumes removes the sets no
 // container mounts any more.
 func deliverSecrets(ctx context.Context, eng Engine, project string, svc *Service, secrets map[string]ResolvedSecret) error {
-	vol := serviceSecretsVolume(project, svc.Name, EffectiveParts(svc, secrets))
+	vol := serviceSecretsVolume(project, svc.Name, effectiveParts(svc, secrets))
 	if err := ensureVolume(ctx, eng, vol, project, map[string]string{LabelRole: roleSecrets, LabelSecretsOf: svc.Name}); err != nil {
 		return err
 	}
