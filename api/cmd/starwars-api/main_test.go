@@ -127,16 +127,11 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// slowUpstream serves the shared data set on loopback, each answer
+// slowUpstream serves the built-in SWAPI data set on loopback, each answer
 // delayed, so that a request is surely in flight when the signal comes.
 func slowUpstream(t *testing.T, delay time.Duration) string {
 	t.Helper()
-	wd, _ := os.Getwd()
-	dir, err := local.FindDataDir(wd)
-	if err != nil {
-		t.Fatalf("shared SWAPI data set: %v", err)
-	}
-	ds, err := local.Load(dir)
+	ds, err := local.Embedded()
 	if err != nil {
 		t.Fatal(err)
 	}
