@@ -26,7 +26,7 @@ import (
 // Config is what a run measures and for how long.
 type Config struct {
 	Repo      string // repository root (holds go.mod and stack/)
-	SwapiData string // the SWAPI data set (default: ../shared/swapi beside the repository)
+	SwapiData string // a SWAPI data set folder (default: the one built into swapi-local)
 	Out       string // folder for the Markdown files
 	Smoke     bool   // one short run of everything: for CI, numbers mean nothing
 
@@ -73,9 +73,6 @@ func (c *Config) Defaults() {
 	setD(&c.FuzzTime, full.FuzzTime)
 	if c.Log == nil {
 		c.Log = os.Stderr
-	}
-	if c.SwapiData == "" {
-		c.SwapiData = filepath.Join(c.Repo, "..", "shared", "swapi")
 	}
 	if c.Out == "" {
 		c.Out = filepath.Join(c.Repo, "bench", "results")
@@ -222,17 +219,23 @@ func (h *Harness) build(ctx context.Context) error {
 	return nil
 }
 
-// importSwapi packs swapi-local and the data set into an image, as the e2e
-// tests do, under a name of the harness's own. The image carries a digest
-// of its content and is imported again only when that changes, so that a
-// run never recreates a swapi container for nothing.
+// importSwapi packs swapi-local, and the data set of Config.SwapiData when
+// one is given, into an image, as the e2e tests do, under a name of the
+// harness's own. The image carries a digest of its content and is imported
+// again only when that changes, so that a run never recreates a swapi
+// container for nothing.
 func (h *Harness) importSwapi(ctx context.Context) error {
-	dataDir := h.cfg.SwapiData
-	files, err := filepath.Glob(filepath.Join(dataDir, "*.json"))
-	if err != nil || len(files) == 0 {
-		return fmt.Errorf("no SWAPI data set in %s", dataDir)
+	var files []string
+	changes := []string{`ENTRYPOINT ["/swapi-local"]`, "USER 65534", "EXPOSE 8000"}
+	if dataDir := h.cfg.SwapiData; dataDir != "" {
+		var err error
+		files, err = filepath.Glob(filepath.Join(dataDir, "*.json"))
+		if err != nil || len(files) == 0 {
+			return fmt.Errorf("no SWAPI data set in %s", dataDir)
+		}
+		sort.Strings(files)
+		changes = append(changes, "ENV SWAPI_LOCAL_DATA=/data")
 	}
-	sort.Strings(files)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	sum := sha256.New()
@@ -266,8 +269,7 @@ func (h *Harness) importSwapi(ctx context.Context) error {
 	}
 	h.logf("importing %s", swapiImage)
 	rc, err := h.engine.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, swapiImage,
-		image.ImportOptions{Changes: []string{`ENTRYPOINT ["/swapi-local"]`, "USER 65534", "EXPOSE 8000",
-			"LABEL " + labelBench + "=1 " + labelDigest + "=" + digest}})
+		image.ImportOptions{Changes: append(changes, "LABEL "+labelBench+"=1 "+labelDigest+"="+digest)})
 	if err != nil {
 		return fmt.Errorf("import %s: %w", swapiImage, err)
 	}

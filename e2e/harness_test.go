@@ -77,8 +77,8 @@ func setup(tmp string) error {
 	return buildSwapiImage(ctx, tmp)
 }
 
-// buildSwapiImage packs a static swapi-local and the data set from
-// ../shared/swapi into an image, imported directly: no registry, no base.
+// buildSwapiImage packs a static swapi-local, which has the SWAPI data set
+// built in, into an image, imported directly: no registry, no base.
 func buildSwapiImage(ctx context.Context, tmp string) error {
 	bin := filepath.Join(tmp, "swapi-local")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./api/cmd/swapi-local")
@@ -87,31 +87,17 @@ func buildSwapiImage(ctx context.Context, tmp string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build swapi-local: %v\n%s", err, out)
 	}
-	dataDir := filepath.Join(repoRoot(), "..", "shared", "swapi")
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		return err
+	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	add := func(name, src string, mode int64) error {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			return err
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
-		_, err = tw.Write(b)
+	if err := tw.WriteHeader(&tar.Header{Name: "swapi-local", Mode: 0o755, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
 		return err
 	}
-	if err := add("swapi-local", bin, 0o755); err != nil {
+	if _, err := tw.Write(b); err != nil {
 		return err
-	}
-	files, err := filepath.Glob(filepath.Join(dataDir, "*.json"))
-	if err != nil || len(files) == 0 {
-		return fmt.Errorf("no SWAPI data set in %s", dataDir)
-	}
-	for _, f := range files {
-		if err := add("data/"+filepath.Base(f), f, 0o644); err != nil {
-			return err
-		}
 	}
 	if err := tw.Close(); err != nil {
 		return err
