@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+
+	"github.com/fathat101/swdeploy/api/swapi/local"
 )
 
 // Config is what a run measures and for how long.
@@ -219,28 +222,26 @@ func (h *Harness) build(ctx context.Context) error {
 	return nil
 }
 
-// importSwapi packs swapi-local, and the data set of Config.SwapiData when
-// one is given, into an image, as the e2e tests do, under a name of the
+// importSwapi packs swapi-local and the data set (Config.SwapiData, else
+// the built-in one) into an image, as the e2e tests do, under a name of the
 // harness's own. The image carries a digest of its content and is imported
 // again only when that changes, so that a run never recreates a swapi
 // container for nothing.
 func (h *Harness) importSwapi(ctx context.Context) error {
-	var files []string
-	changes := []string{`ENTRYPOINT ["/swapi-local"]`, "USER 65534", "EXPOSE 8000"}
-	if dataDir := h.cfg.SwapiData; dataDir != "" {
-		var err error
-		files, err = filepath.Glob(filepath.Join(dataDir, "*.json"))
-		if err != nil || len(files) == 0 {
-			return fmt.Errorf("no SWAPI data set in %s", dataDir)
-		}
-		sort.Strings(files)
-		changes = append(changes, "ENV SWAPI_LOCAL_DATA=/data")
+	data, dataName := local.Data, "the built-in data set"
+	if h.cfg.SwapiData != "" {
+		data, dataName = os.DirFS(h.cfg.SwapiData), h.cfg.SwapiData
 	}
+	files, err := fs.Glob(data, "*.json")
+	if err != nil || len(files) == 0 {
+		return fmt.Errorf("no SWAPI data set in %s", dataName)
+	}
+	sort.Strings(files)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	sum := sha256.New()
-	add := func(name, src string, mode int64) error {
-		b, err := os.ReadFile(src)
+	add := func(name string, fsys fs.FS, src string, mode int64) error {
+		b, err := fs.ReadFile(fsys, src)
 		if err != nil {
 			return err
 		}
@@ -252,11 +253,11 @@ func (h *Harness) importSwapi(ctx context.Context) error {
 		_, err = tw.Write(b)
 		return err
 	}
-	if err := add("swapi-local", h.swapi, 0o755); err != nil {
+	if err := add("swapi-local", os.DirFS(filepath.Dir(h.swapi)), filepath.Base(h.swapi), 0o755); err != nil {
 		return err
 	}
 	for _, f := range files {
-		if err := add("data/"+filepath.Base(f), f, 0o644); err != nil {
+		if err := add("data/"+f, data, f, 0o644); err != nil {
 			return err
 		}
 	}
@@ -269,7 +270,8 @@ func (h *Harness) importSwapi(ctx context.Context) error {
 	}
 	h.logf("importing %s", swapiImage)
 	rc, err := h.engine.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, swapiImage,
-		image.ImportOptions{Changes: append(changes, "LABEL "+labelBench+"=1 "+labelDigest+"="+digest)})
+		image.ImportOptions{Changes: []string{`ENTRYPOINT ["/swapi-local"]`, "USER 65534", "EXPOSE 8000",
+			"LABEL " + labelBench + "=1 " + labelDigest + "=" + digest}})
 	if err != nil {
 		return fmt.Errorf("import %s: %w", swapiImage, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +25,8 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+
+	"github.com/fathat101/swdeploy/api/swapi/local"
 )
 
 const swapiImage = "swdeploy-test/swapi-local:latest"
@@ -77,8 +80,9 @@ func setup(tmp string) error {
 	return buildSwapiImage(ctx, tmp)
 }
 
-// buildSwapiImage packs a static swapi-local, which has the SWAPI data set
-// built in, into an image, imported directly: no registry, no base.
+// buildSwapiImage packs a static swapi-local and the SWAPI data set built
+// into package local (as /data, which testdata/swapi.yaml serves) into an
+// image, imported directly: no registry, no base.
 func buildSwapiImage(ctx context.Context, tmp string) error {
 	bin := filepath.Join(tmp, "swapi-local")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./api/cmd/swapi-local")
@@ -87,17 +91,30 @@ func buildSwapiImage(ctx context.Context, tmp string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build swapi-local: %v\n%s", err, out)
 	}
-	b, err := os.ReadFile(bin)
-	if err != nil {
-		return err
-	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: "swapi-local", Mode: 0o755, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
+	add := func(name string, fsys fs.FS, src string, mode int64) error {
+		b, err := fs.ReadFile(fsys, src)
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err = tw.Write(b)
 		return err
 	}
-	if _, err := tw.Write(b); err != nil {
+	if err := add("swapi-local", os.DirFS(tmp), "swapi-local", 0o755); err != nil {
 		return err
+	}
+	files, err := fs.Glob(local.Data, "*.json")
+	if err != nil || len(files) == 0 {
+		return fmt.Errorf("no built-in SWAPI data set: %v", err)
+	}
+	for _, f := range files {
+		if err := add("data/"+f, local.Data, f, 0o644); err != nil {
+			return err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return err
