@@ -23,10 +23,11 @@ services:
 # The two commands of the README.
 .PHONY: up test
 
-# Bring the stack up on this engine. Hosts without a registry use the
-# stand-in images; `go run . up` alone uses the real ones.
+# Bring the stack up on this engine with no registry and no internet: the
+# stand-in images, and the local SWAPI of the swapi profile in place of
+# swapi.dev. `go run . up` alone uses the real images and swapi.dev.
 up: offline-images
-	go run . --env-file stack/offline.env up
+	STARWARS_SWAPI_URL=http://swapi-local:8000/api/ go run . --env-file stack/offline.env --profile swapi up
 
 # Every test tier: unit, integration (MariaDB, Redis on loopback) and end to
 # end (the real Docker engine).

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -21,12 +22,14 @@ import (
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+
+	"github.com/fathat101/swdeploy/api/swapi/local"
 )
 
 // Config is what a run measures and for how long.
 type Config struct {
 	Repo      string // repository root (holds go.mod and stack/)
-	SwapiData string // the SWAPI data set (default: ../shared/swapi beside the repository)
+	SwapiData string // a SWAPI data set folder (default: the one built into swapi-local)
 	Out       string // folder for the Markdown files
 	Smoke     bool   // one short run of everything: for CI, numbers mean nothing
 
@@ -73,9 +76,6 @@ func (c *Config) Defaults() {
 	setD(&c.FuzzTime, full.FuzzTime)
 	if c.Log == nil {
 		c.Log = os.Stderr
-	}
-	if c.SwapiData == "" {
-		c.SwapiData = filepath.Join(c.Repo, "..", "shared", "swapi")
 	}
 	if c.Out == "" {
 		c.Out = filepath.Join(c.Repo, "bench", "results")
@@ -222,22 +222,26 @@ func (h *Harness) build(ctx context.Context) error {
 	return nil
 }
 
-// importSwapi packs swapi-local and the data set into an image, as the e2e
-// tests do, under a name of the harness's own. The image carries a digest
-// of its content and is imported again only when that changes, so that a
-// run never recreates a swapi container for nothing.
+// importSwapi packs swapi-local and the data set (Config.SwapiData, else
+// the built-in one) into an image, as the e2e tests do, under a name of the
+// harness's own. The image carries a digest of its content and is imported
+// again only when that changes, so that a run never recreates a swapi
+// container for nothing.
 func (h *Harness) importSwapi(ctx context.Context) error {
-	dataDir := h.cfg.SwapiData
-	files, err := filepath.Glob(filepath.Join(dataDir, "*.json"))
+	data, dataName := local.Data, "the built-in data set"
+	if h.cfg.SwapiData != "" {
+		data, dataName = os.DirFS(h.cfg.SwapiData), h.cfg.SwapiData
+	}
+	files, err := fs.Glob(data, "*.json")
 	if err != nil || len(files) == 0 {
-		return fmt.Errorf("no SWAPI data set in %s", dataDir)
+		return fmt.Errorf("no SWAPI data set in %s", dataName)
 	}
 	sort.Strings(files)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	sum := sha256.New()
-	add := func(name, src string, mode int64) error {
-		b, err := os.ReadFile(src)
+	add := func(name string, fsys fs.FS, src string, mode int64) error {
+		b, err := fs.ReadFile(fsys, src)
 		if err != nil {
 			return err
 		}
@@ -249,11 +253,11 @@ func (h *Harness) importSwapi(ctx context.Context) error {
 		_, err = tw.Write(b)
 		return err
 	}
-	if err := add("swapi-local", h.swapi, 0o755); err != nil {
+	if err := add("swapi-local", os.DirFS(filepath.Dir(h.swapi)), filepath.Base(h.swapi), 0o755); err != nil {
 		return err
 	}
 	for _, f := range files {
-		if err := add("data/"+filepath.Base(f), f, 0o644); err != nil {
+		if err := add("data/"+f, data, f, 0o644); err != nil {
 			return err
 		}
 	}

@@ -81,8 +81,11 @@ func (h *Harness) StartSwapi(ctx context.Context, latency time.Duration) (string
 		return "", nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	p, err := h.start(ctx, "swapi-local", nil, h.swapi, "-addr", addr, "-data", h.cfg.SwapiData,
-		"-latency", latency.String())
+	args := []string{"-addr", addr, "-latency", latency.String()}
+	if h.cfg.SwapiData != "" {
+		args = append(args, "-data", h.cfg.SwapiData)
+	}
+	p, err := h.start(ctx, "swapi-local", nil, h.swapi, args...)
 	if err != nil {
 		return "", nil, err
 	}

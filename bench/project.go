@@ -146,7 +146,8 @@ func (p *Project) files() []string {
 }
 
 // writeImagesFile names an image of the project's own for every service of
-// stack/compose.yaml that has a build section.
+// stack/compose.yaml that has a build section and is in no profile (the
+// harness enables none).
 func (p *Project) writeImagesFile() error {
 	src, err := os.ReadFile(filepath.Join(p.h.cfg.Repo, "stack", "compose.yaml"))
 	if err != nil {
@@ -160,7 +161,9 @@ func (p *Project) writeImagesFile() error {
 	}
 	var names []string
 	for name, svc := range doc.Services {
-		if _, ok := svc["build"]; ok {
+		_, build := svc["build"]
+		_, profiled := svc["profiles"]
+		if build && !profiled {
 			names = append(names, name)
 		}
 	}

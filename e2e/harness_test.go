@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +25,8 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+
+	"github.com/fathat101/swdeploy/api/swapi/local"
 )
 
 const swapiImage = "swdeploy-test/swapi-local:latest"
@@ -77,8 +80,9 @@ func setup(tmp string) error {
 	return buildSwapiImage(ctx, tmp)
 }
 
-// buildSwapiImage packs a static swapi-local and the data set from
-// ../shared/swapi into an image, imported directly: no registry, no base.
+// buildSwapiImage packs a static swapi-local and the SWAPI data set built
+// into package local (as /data, which testdata/swapi.yaml serves) into an
+// image, imported directly: no registry, no base.
 func buildSwapiImage(ctx context.Context, tmp string) error {
 	bin := filepath.Join(tmp, "swapi-local")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./api/cmd/swapi-local")
@@ -87,11 +91,10 @@ func buildSwapiImage(ctx context.Context, tmp string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build swapi-local: %v\n%s", err, out)
 	}
-	dataDir := filepath.Join(repoRoot(), "..", "shared", "swapi")
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	add := func(name, src string, mode int64) error {
-		b, err := os.ReadFile(src)
+	add := func(name string, fsys fs.FS, src string, mode int64) error {
+		b, err := fs.ReadFile(fsys, src)
 		if err != nil {
 			return err
 		}
@@ -101,15 +104,15 @@ func buildSwapiImage(ctx context.Context, tmp string) error {
 		_, err = tw.Write(b)
 		return err
 	}
-	if err := add("swapi-local", bin, 0o755); err != nil {
+	if err := add("swapi-local", os.DirFS(tmp), "swapi-local", 0o755); err != nil {
 		return err
 	}
-	files, err := filepath.Glob(filepath.Join(dataDir, "*.json"))
+	files, err := fs.Glob(local.Data, "*.json")
 	if err != nil || len(files) == 0 {
-		return fmt.Errorf("no SWAPI data set in %s", dataDir)
+		return fmt.Errorf("no built-in SWAPI data set: %v", err)
 	}
 	for _, f := range files {
-		if err := add("data/"+filepath.Base(f), f, 0o644); err != nil {
+		if err := add("data/"+f, local.Data, f, 0o644); err != nil {
 			return err
 		}
 	}

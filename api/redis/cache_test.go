@@ -19,8 +19,8 @@ import (
 	"github.com/fathat101/swdeploy/api/swapi/local"
 )
 
-// cacheDataDir is the shared SWAPI data set, relative to this package.
-const cacheDataDir = "../../../shared/swapi"
+// cacheDataDir is the SWAPI data set built into package local.
+var cacheDataDir = local.Data
 
 // cacheRecorder logs the calls made to an Upstream: the fetch plan is
 // judged on them, as the server's own log can make concurrent requests look

@@ -3,17 +3,18 @@ package swapi
 import (
 	"context"
 	"encoding/json"
-	"os"
+	"io/fs"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/fathat101/swdeploy/api/internal/testenv"
+	"github.com/fathat101/swdeploy/api/swapi/local"
 )
 
-// dataDir is the shared data set, relative to this package's folder.
-const dataDir = "../../../shared/swapi"
+// dataDir is the data set the tests serve: the one built into package local.
+var dataDir = local.Data
 
 // depth is the longest chain of requests each of which started after the
 // previous one had been answered: the number of sequential round trips.
@@ -100,7 +101,7 @@ type person struct {
 // independently of the code under test.
 func loadPeople(t testing.TB) ([]person, []json.RawMessage) {
 	t.Helper()
-	data, err := os.ReadFile(dataDir + "/people.json")
+	data, err := fs.ReadFile(dataDir, "people.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,17 +127,12 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// heldUpstream serves the shared data set on loopback, holding every
+// heldUpstream serves the built-in SWAPI data set on loopback, holding every
 // answer until release is called: arrived is closed when the first request
 // reaches it, so a test knows a request is in flight in the API.
 func heldUpstream(t *testing.T) (url string, arrived <-chan struct{}, release func()) {
 	t.Helper()
-	wd, _ := os.Getwd()
-	dir, err := local.FindDataDir(wd)
-	if err != nil {
-		t.Fatalf("shared SWAPI data set: %v", err)
-	}
-	ds, err := local.Load(dir)
+	ds, err := local.Embedded()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,13 @@
-// Command swapi-local serves the SWAPI data set (../shared/swapi) as a
-// SWAPI-compatible API, standing in for swapi.dev in tests and deployments.
+// Command swapi-local serves the SWAPI data set built into it (see
+// api/swapi/local/data) as a SWAPI-compatible API, standing in for swapi.dev
+// in tests and deployments.
 //
 // Flags (each also read from the environment variable named in brackets;
 // a flag given on the command line wins):
 //
 //	-addr        listen address [SWAPI_LOCAL_ADDR] (127.0.0.1:8000; 0.0.0.0:8000 in a container)
-//	-data        data set folder [SWAPI_LOCAL_DATA] (default: shared/swapi in the
-//	             working directory or the nearest ancestor holding one)
+//	-data        serve this data set folder instead [SWAPI_LOCAL_DATA]
+//	             (default: the built-in data set)
 //	-latency     delay per request, e.g. 50ms [SWAPI_LOCAL_LATENCY]
 //	-fail-rate   share of requests answered 500, 0 to 1 [SWAPI_LOCAL_FAIL_RATE]
 //	-base-url    API root for next/previous links [SWAPI_LOCAL_BASE_URL]
@@ -55,7 +56,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs := flag.NewFlagSet("swapi-local", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", envOr(getenv, "SWAPI_LOCAL_ADDR", "127.0.0.1:8000"), "listen address")
-	fs.StringVar(&c.data, "data", getenv("SWAPI_LOCAL_DATA"), "data set folder (default: nearest shared/swapi)")
+	fs.StringVar(&c.data, "data", getenv("SWAPI_LOCAL_DATA"), "data set folder (default: the built-in data set)")
 	fs.StringVar(&c.baseURL, "base-url", getenv("SWAPI_LOCAL_BASE_URL"), "API root for next/previous links (default: request host)")
 	fs.BoolVar(&c.healthcheck, "healthcheck", false, "check a running server on -addr and exit")
 	latency, err := time.ParseDuration(envOr(getenv, "SWAPI_LOCAL_LATENCY", "0s"))
@@ -98,16 +99,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if c.healthcheck {
 		return healthcheck(ctx, c.addr)
 	}
+	var ds *local.Dataset
+	source := "the built-in data set"
 	if c.data == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return fmt.Errorf("working directory: %w", err)
-		}
-		if c.data, err = local.FindDataDir(wd); err != nil {
-			return fmt.Errorf("find data set (set -data or SWAPI_LOCAL_DATA): %w", err)
-		}
+		ds, err = local.Embedded()
+	} else {
+		source = c.data
+		ds, err = local.Load(c.data)
 	}
-	ds, err := local.Load(c.data)
 	if err != nil {
 		return fmt.Errorf("load data set: %w", err)
 	}
@@ -124,7 +123,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("listen: %w", err)
 	}
 	fmt.Fprintf(stderr, "swapi-local: serving %s on http://%s/api/ (latency %v, fail rate %v)\n",
-		c.data, ln.Addr(), c.latency, c.failRate)
+		source, ln.Addr(), c.latency, c.failRate)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +64,7 @@ func TestServeAndHealthcheck(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", addr, "-data", "../../../../shared/swapi"}, env(nil), io.Discard)
+		done <- run(ctx, []string{"-addr", addr}, env(nil), io.Discard) // no -data: the built-in set
 	}()
 	var last error
 	for range 50 {
@@ -73,6 +75,16 @@ func TestServeAndHealthcheck(t *testing.T) {
 	}
 	if last != nil {
 		t.Errorf("healthcheck: %v", last)
+	}
+	resp, err := http.Get("http://" + addr + "/api/films/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var films struct{ Count int }
+	err = json.NewDecoder(resp.Body).Decode(&films)
+	resp.Body.Close()
+	if err != nil || films.Count != 6 {
+		t.Errorf("GET /api/films/: count %d, %v; want the 6 built-in films", films.Count, err)
 	}
 	cancel()
 	select {

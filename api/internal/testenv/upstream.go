@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -28,11 +29,11 @@ type Served struct {
 	Start, End time.Time
 }
 
-// StartUpstream serves the data set in dataDir (a path relative to the
-// calling test's package) until the test ends.
-func StartUpstream(t testing.TB, dataDir string, opt local.Options) *Upstream {
+// StartUpstream serves the data set in data (local.Data: the built-in one)
+// until the test ends.
+func StartUpstream(t testing.TB, data fs.FS, opt local.Options) *Upstream {
 	t.Helper()
-	ds, err := local.Load(dataDir)
+	ds, err := local.LoadFS(data)
 	if err != nil {
 		t.Fatalf("load data set: %v", err)
 	}

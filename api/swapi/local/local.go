@@ -1,23 +1,46 @@
-// Package local serves a SWAPI-compatible API over a directory of JSON files
-// (one array per resource, as in ../shared/swapi), so that tests, benchmarks
-// and deployment checks never need the real swapi.dev. It can inject latency
-// and failures to exercise the API server's timeouts and caches.
+// Package local serves a SWAPI-compatible API over JSON files (one array per
+// resource), so that tests, benchmarks and deployment checks never need the
+// real swapi.dev. The SWAPI data set is built in (Data, Embedded); Load reads
+// another from a folder. It can inject latency and failures to exercise the
+// API server's timeouts and caches.
 package local
 
 import (
 	"bytes"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
+
+//go:embed data/*.json
+var embedded embed.FS
+
+// Data is the SWAPI data set built into the package (see data/README.md):
+// people.json, films.json, ... at its root.
+var Data fs.FS = mustSub(embedded, "data")
+
+func mustSub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err) // dir is a literal that go:embed has checked
+	}
+	return sub
+}
+
+// Embedded loads the built-in data set.
+func Embedded() (*Dataset, error) {
+	return LoadFS(Data)
+}
 
 // PageSize is the number of objects in one list page, as on swapi.dev.
 const PageSize = 10
@@ -34,21 +57,31 @@ type resource struct {
 	byID  map[int]json.RawMessage
 }
 
-// Load reads every <resource>.json file in dir. Each file holds a JSON array
-// of objects; an object's id is taken from the end of its "url"
-// (".../people/17/"), falling back to its position for data without URLs.
+// Load reads the data set in the folder dir, as LoadFS does.
 func Load(dir string) (*Dataset, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	ds, err := LoadFS(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return ds, nil
+}
+
+// LoadFS reads every <resource>.json file at the root of fsys. Each file
+// holds a JSON array of objects; an object's id is taken from the end of its
+// "url" (".../people/17/"), falling back to its position for data without
+// URLs.
+func LoadFS(fsys fs.FS) (*Dataset, error) {
+	files, err := fs.Glob(fsys, "*.json")
 	if err != nil {
 		return nil, fmt.Errorf("list data files: %w", err)
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no *.json data files in %s", dir)
+		return nil, errors.New("no *.json data files")
 	}
 	ds := &Dataset{resources: make(map[string]*resource, len(files))}
 	for _, file := range files {
-		name := strings.TrimSuffix(filepath.Base(file), ".json")
-		res, err := loadResource(file)
+		name := strings.TrimSuffix(path.Base(file), ".json")
+		res, err := loadResource(fsys, file)
 		if err != nil {
 			return nil, fmt.Errorf("load %s: %w", name, err)
 		}
@@ -59,8 +92,8 @@ func Load(dir string) (*Dataset, error) {
 	return ds, nil
 }
 
-func loadResource(file string) (*resource, error) {
-	data, err := os.ReadFile(file)
+func loadResource(fsys fs.FS, file string) (*resource, error) {
+	data, err := fs.ReadFile(fsys, file)
 	if err != nil {
 		return nil, err
 	}
@@ -273,26 +306,4 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s) // a string always encodes
 	return string(b)
-}
-
-// FindDataDir looks for the shared data set from start upwards: the first
-// ancestor d of start (start included) holding d/shared/swapi wins. It lets
-// the binary run from the repository, its subfolders or its parent without a
-// flag.
-func FindDataDir(start string) (string, error) {
-	dir, err := filepath.Abs(start)
-	if err != nil {
-		return "", fmt.Errorf("resolve %s: %w", start, err)
-	}
-	for {
-		cand := filepath.Join(dir, "shared", "swapi")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no shared/swapi folder above " + start)
-		}
-		dir = parent
-	}
 }

@@ -3,17 +3,17 @@ package local_test
 import (
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/fathat101/swdeploy/api/swapi/local"
 )
-
-// dataDir is the shared data set, relative to this package.
-const dataDir = "../../../../shared/swapi"
 
 type listPage struct {
 	Count    int               `json:"count"`
@@ -24,7 +24,7 @@ type listPage struct {
 
 func start(t *testing.T, opt local.Options) *httptest.Server {
 	t.Helper()
-	ds, err := local.Load(dataDir)
+	ds, err := local.Embedded()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +50,8 @@ func get(t *testing.T, u string) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-func TestLoad(t *testing.T) {
-	ds, err := local.Load(dataDir)
+func TestEmbedded(t *testing.T) {
+	ds, err := local.Embedded()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +61,36 @@ func TestLoad(t *testing.T) {
 			t.Errorf("%s: %d objects, want %d", name, got, n)
 		}
 	}
+	if n := ds.Count("README"); n != 0 {
+		t.Errorf("the data folder's README loaded as a resource of %d objects", n)
+	}
+}
+
+// TestLoadFolder reads another data set from disk, as swapi-local -data does.
+func TestLoadFolder(t *testing.T) {
+	dir := t.TempDir()
+	films, err := fs.ReadFile(local.Data, "films.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "films.json"), films, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := local.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Count("films") != 6 || ds.Count("people") != 0 {
+		t.Errorf("films %d, people %d; want 6, 0", ds.Count("films"), ds.Count("people"))
+	}
 	if _, err := local.Load(t.TempDir()); err == nil {
 		t.Error("an empty folder loaded")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "people.json"), []byte(`{"not":"an array"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := local.Load(dir); err == nil || !strings.Contains(err.Error(), "people") {
+		t.Errorf("a broken file: error %v, want one naming people", err)
 	}
 }
 
@@ -162,19 +190,5 @@ func TestInjectedFailures(t *testing.T) {
 		if status, _ := get(t, srv.URL+"/api/films/1/"); status != http.StatusInternalServerError {
 			t.Errorf("status %d, want 500", status)
 		}
-	}
-}
-
-func TestFindDataDir(t *testing.T) {
-	got, err := local.FindDataDir(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, _ := filepath.Abs(dataDir)
-	if got != want {
-		t.Errorf("found %s, want %s", got, want)
-	}
-	if _, err := local.FindDataDir("/"); err == nil {
-		t.Error("found a data set above /")
 	}
 }

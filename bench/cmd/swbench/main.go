@@ -50,7 +50,7 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.LoginDuration, "login-duration", 0, "one logins/s measurement (default 15s; smoke 3s)")
 	fs.DurationVar(&cfg.LoadDuration, "load-duration", 0, "the reliability load test (default 60s; smoke 5s)")
 	fs.DurationVar(&cfg.FuzzTime, "fuzz-time", 0, "each fuzz target (default 60s; smoke 2s)")
-	fs.StringVar(&cfg.SwapiData, "swapi-data", "", "the SWAPI data set (default: ../shared/swapi beside the repository)")
+	fs.StringVar(&cfg.SwapiData, "swapi-data", "", "a SWAPI data set folder (default: the one built into swapi-local)")
 	fs.StringVar(&cfg.Compose, "compose", "", "compose command to compare with (default: `docker compose` when it answers, else `docker-compose`)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
