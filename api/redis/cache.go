@@ -34,7 +34,7 @@ type CacheConfig struct {
 	// NotFoundTTL is how long an upstream 404 is kept. Default
 	// DefaultNotFoundTTL.
 	NotFoundTTL time.Duration
-	// Registerer receives the hit, miss and stale counters; nil registers
+	// Registerer receives the hit, miss, stale and error counters; nil registers
 	// nothing.
 	Registerer prometheus.Registerer
 }
@@ -56,6 +56,7 @@ type Cache struct {
 	hits   prometheus.Counter
 	misses prometheus.Counter
 	stale  prometheus.Counter
+	errs   prometheus.Counter
 }
 
 // DefaultNotFoundTTL is how long an upstream 404 is kept by default: long
@@ -95,9 +96,13 @@ func NewCache(rdb goredis.UniversalClient, next Upstream, cfg CacheConfig) (*Cac
 			Name: "starwars_upstream_cache_stale_total",
 			Help: "Expired cached copies served because the upstream failed.",
 		}),
+		errs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "starwars_upstream_cache_errors_total",
+			Help: "Failed reads and writes of the Redis cache (each costs an upstream call at most; /readyz does not check the cache).",
+		}),
 	}
 	if cfg.Registerer != nil {
-		for _, m := range []prometheus.Collector{c.hits, c.misses, c.stale} {
+		for _, m := range []prometheus.Collector{c.hits, c.misses, c.stale, c.errs} {
 			if err := cfg.Registerer.Register(m); err != nil {
 				return nil, fmt.Errorf("register cache metrics: %w", err)
 			}
@@ -172,6 +177,9 @@ func (c *Cache) Get(ctx context.Context, path string) ([]byte, error) {
 func (c *Cache) load(ctx context.Context, key string) (entry, bool) {
 	b, err := c.rdb.Get(ctx, key).Bytes()
 	if err != nil {
+		if !errors.Is(err, goredis.Nil) {
+			c.errs.Inc()
+		}
 		return entry{}, false
 	}
 	return decodeEntry(b)
@@ -213,5 +221,7 @@ func (c *Cache) refresh(ctx context.Context, key, path string) ([]byte, error) {
 
 // store writes an entry; a failure only costs a later upstream call.
 func (c *Cache) store(ctx context.Context, key string, value []byte, ttl time.Duration) {
-	_ = c.rdb.Set(ctx, key, value, ttl).Err()
+	if err := c.rdb.Set(ctx, key, value, ttl).Err(); err != nil {
+		c.errs.Inc()
+	}
 }

@@ -314,13 +314,19 @@ func TestCacheWithoutRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, err := redis.NewCache(rdb, client, redis.CacheConfig{})
+	reg := prometheus.NewRegistry()
+	cache, err := redis.NewCache(rdb, client, redis.CacheConfig{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, err := cache.Get(t.Context(), "films/1/")
 	if err != nil || !bytes.Contains(body, []byte(`"A New Hope"`)) {
 		t.Errorf("with Redis down: %v %.40s", err, body)
+	}
+	// Readiness does not depend on the cache: the failures show here.
+	st := &stack{reg: reg}
+	if n := st.counter(t, "starwars_upstream_cache_errors_total"); n != 2 {
+		t.Errorf("%v cache errors counted, want 2 (the read and the write)", n)
 	}
 }
 
