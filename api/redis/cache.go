@@ -34,8 +34,8 @@ type CacheConfig struct {
 	// NotFoundTTL is how long an upstream 404 is kept. Default
 	// DefaultNotFoundTTL.
 	NotFoundTTL time.Duration
-	// Registerer receives the hit, miss, stale and error counters; nil registers
-	// nothing.
+	// Registerer receives the hit, miss, stale and error counters; nil
+	// registers nothing.
 	Registerer prometheus.Registerer
 }
 
