@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -53,8 +54,11 @@ func (h *Harness) tcpFromNetwork(ctx context.Context, p *Project, netName string
 	return parseTCP(out), nil
 }
 
+// internalServices are the stack's services on the internal network only.
+var internalServices = []string{"mysql", "redis", "cache"}
+
 // isolation checks that nothing outside the internal network reaches MySQL
-// or Redis and that nothing on it reaches out.
+// or the Redis servers and that nothing on it reaches out.
 func (h *Harness) isolation(ctx context.Context, p *Project) (*Table, error) {
 	t := &Table{Head: []string{"from", "to", "expected", "got", "as expected"}}
 	w := map[bool]string{true: "connects", false: "no connection"}
@@ -85,8 +89,8 @@ func (h *Harness) isolation(ctx context.Context, p *Project) (*Table, error) {
 		return nil, err
 	}
 	t.Add("engine", internal, "internal: true", fmt.Sprintf("internal: %v", inet.Internal), yesNo(inet.Internal))
-	db := map[string]int{"mysql": 3306, "redis": 6379}
-	for _, svc := range []string{"mysql", "redis"} {
+	db := map[string]int{"mysql": 3306, "redis": 6379, "cache": 6379}
+	for _, svc := range internalServices {
 		c, ok := cs[svc]
 		if !ok {
 			return nil, fmt.Errorf("no %s container", svc)
@@ -115,7 +119,7 @@ func (h *Harness) isolation(ctx context.Context, p *Project) (*Table, error) {
 	// tried only when the host has an address in its subnet (so the packet
 	// stays on a local bridge). Without one, the only route to it leads
 	// off the machine: nothing is sent, and that is the isolation itself.
-	for _, svc := range []string{"mysql", "redis"} {
+	for _, svc := range internalServices {
 		addr := cs[svc].Networks[internal]
 		own := hostAddrsIn(addr)
 		t.Add("host", "its own addresses in the subnet of "+svc+" "+addr, "none", orNone(own), yesNo(len(own) == 0))
@@ -127,7 +131,7 @@ func (h *Harness) isolation(ctx context.Context, p *Project) (*Table, error) {
 		addTalk("host", svc+" "+target, hostTalk(target))
 	}
 	var fromPublic []string
-	for _, svc := range []string{"mysql", "redis"} {
+	for _, svc := range internalServices {
 		addr := cs[svc].Networks[internal]
 		if onThisMachine(addr) {
 			fromPublic = append(fromPublic, net.JoinHostPort(addr, fmt.Sprint(db[svc])))
@@ -200,14 +204,14 @@ func (h *Harness) isolation(ctx context.Context, p *Project) (*Table, error) {
 	before = l.Accepted()
 	var outTargets []string
 	for svc, c := range cs {
-		if a := c.Networks[public]; a != "" && svc != "mysql" && svc != "redis" && onThisMachine(a) {
+		if a := c.Networks[public]; a != "" && !slices.Contains(internalServices, svc) && onThisMachine(a) {
 			for _, port := range exposedPorts(ctx, h, c.ID) {
 				outTargets = append(outTargets, svc+" "+net.JoinHostPort(a, port))
 			}
 		}
 	}
 	sort.Strings(outTargets)
-	for _, svc := range []string{"mysql", "redis"} {
+	for _, svc := range internalServices {
 		var targets []string
 		for _, gw := range gateways {
 			targets = append(targets, net.JoinHostPort(gw, fmt.Sprint(port)))

@@ -69,8 +69,8 @@ func TestSafeChanges(t *testing.T) {
 		if code, _ := call(t, "GET", d.url("/readyz"), "", nil); code != 200 {
 			t.Fatalf("old api not serving after rollback: %d", code)
 		}
-		if leftovers := projectContainers(t, d); len(leftovers) != 5 {
-			t.Fatalf("want the 5 service containers only, got %v", leftovers)
+		if leftovers := projectContainers(t, d); len(leftovers) != 6 {
+			t.Fatalf("want the 6 service containers only, got %v", leftovers)
 		}
 	})
 

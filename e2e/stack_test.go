@@ -37,6 +37,8 @@ func TestStackLifecycle(t *testing.T) {
 		t.Fatalf("films after logout: want 401, got %d", code)
 	}
 
+	t.Run("cache apart from revocations", func(t *testing.T) { checkCacheRedis(t, d) })
+
 	t.Run("second up changes nothing", func(t *testing.T) {
 		before := d.containers()
 		_, errOut, code := d.swd("up")
@@ -92,8 +94,8 @@ func TestStackLifecycle(t *testing.T) {
 func assertAllHealthy(t *testing.T, d *deployment) {
 	t.Helper()
 	containers, out := d.status(t)
-	if len(containers) != 5 {
-		t.Fatalf("want 5 containers (edge, api, mysql, redis, swapi), got %s", out)
+	if len(containers) != 6 {
+		t.Fatalf("want 6 containers (edge, api, mysql, redis, cache, swapi), got %s", out)
 	}
 	for _, c := range containers {
 		if c.State != "running" || c.Health != "healthy" {
@@ -137,8 +139,46 @@ func login(t *testing.T, d *deployment, email, password string) string {
 	return body["token"].(string)
 }
 
+// redisCLI runs redis-cli in a service's container, with the password
+// from its secret.
+func redisCLI(t *testing.T, d *deployment, svc string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("docker", append([]string{"exec", d.project + "-" + svc + "-1", "sh", "-c",
+		`REDISCLI_AUTH="$(cat /run/secrets/redis_password)" exec redis-cli "$@"`, "redis-cli"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli %v in %s: %v %s", args, svc, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// checkCacheRedis: the upstream answers went to the cache Redis, bounded
+// and evicting; the revocation (from the logout) to redis, which never
+// evicts and holds no cache entry.
+func checkCacheRedis(t *testing.T, d *deployment) {
+	for svc, want := range map[string]map[string]string{
+		"cache": {"maxmemory": "67108864", "maxmemory-policy": "allkeys-lru", "appendonly": "no"},
+		"redis": {"maxmemory-policy": "noeviction", "appendonly": "yes"},
+	} {
+		for key, value := range want {
+			if got := strings.Fields(redisCLI(t, d, svc, "config", "get", key)); len(got) != 2 || got[1] != value {
+				t.Errorf("%s: config %s = %v, want %s", svc, key, got, value)
+			}
+		}
+	}
+	if keys := redisCLI(t, d, "cache", "--scan", "--pattern", "*swapi:films/*"); keys == "" {
+		t.Error("no films page in the cache Redis")
+	}
+	if keys := redisCLI(t, d, "redis", "--scan", "--pattern", "*swapi:*"); keys != "" {
+		t.Errorf("cache entries in the revocations' Redis: %s", keys)
+	}
+	if keys := redisCLI(t, d, "redis", "--scan", "--pattern", "*revoked:*"); keys == "" {
+		t.Error("no revocation in redis after the logout")
+	}
+}
+
 // checkIsolation listens on every address the host has on a Docker bridge
-// and checks that mysql and redis reach none of them, while a container on
+// and checks that mysql, redis and cache reach none of them, while a container on
 // the public network does (so the check can tell), and the api reaches
 // both databases.
 func checkIsolation(t *testing.T, d *deployment) {
@@ -187,7 +227,7 @@ func checkIsolation(t *testing.T, d *deployment) {
 	}
 	controlHits := l.Accepted()
 
-	for _, svc := range []string{"mysql", "redis"} {
+	for _, svc := range []string{"mysql", "redis", "cache"} {
 		name := d.project + "-" + svc + "-1"
 		for _, addr := range hostAddrs {
 			cmd := exec.Command("docker", "exec", name, "bash", "-c", fmt.Sprintf("timeout 3 bash -c 'echo > /dev/tcp/%s/%d' 2>/dev/null", addr, port))

@@ -34,7 +34,7 @@ func TestSwapiProfile(t *testing.T) {
 				names = append(names, name)
 			}
 			slices.Sort(names)
-			want := []string{"api", "edge", "mysql", "redis"}
+			want := []string{"api", "cache", "edge", "mysql", "redis"}
 			if tt.want {
 				want = append(want, "swapi-local")
 			}

@@ -49,6 +49,8 @@ type Config struct {
 	HTTP  HTTP
 	MySQL MySQL
 	Redis Redis
+	// CacheRedis holds the upstream cache: see CacheShared.
+	CacheRedis Redis
 	// SwapiURL is the upstream SWAPI-compatible service.
 	SwapiURL string
 	JWT      JWT
@@ -93,7 +95,8 @@ type MySQL struct {
 // Addr is host:port.
 func (m MySQL) Addr() string { return net.JoinHostPort(m.Host, strconv.Itoa(m.Port)) }
 
-// Redis holds revocations and the upstream cache.
+// Redis is a Redis server: Config.Redis holds the revocations,
+// Config.CacheRedis the upstream cache.
 type Redis struct {
 	Host     string
 	Port     int
@@ -106,6 +109,16 @@ type Redis struct {
 
 // Addr is host:port.
 func (r Redis) Addr() string { return net.JoinHostPort(r.Host, strconv.Itoa(r.Port)) }
+
+// CacheShared reports whether the upstream cache lives in the revocations'
+// Redis. Each STARWARS_CACHE_REDIS_* setting left unset takes the
+// STARWARS_REDIS_* one, so a deployment with one Redis still works; but
+// Redis evicts per instance, so the cache then has no memory bound that
+// could not also evict a revocation. Only a cache Redis of its own can run
+// with maxmemory and LRU eviction while the revocations' runs noeviction.
+func (c Config) CacheShared() bool {
+	return c.CacheRedis.Addr() == c.Redis.Addr() && c.CacheRedis.DB == c.Redis.DB
+}
 
 // JWT holds one secret and lifetime per token type.
 type JWT struct {
@@ -189,6 +202,13 @@ func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, err
 	c.Redis.Password = r.secret("STARWARS_REDIS_PASSWORD", false)
 	c.Redis.DB = r.integer("STARWARS_REDIS_DB", 0, 0, 15)
 	c.Redis.Prefix = r.str("STARWARS_REDIS_PREFIX", "starwars:")
+
+	c.CacheRedis = c.Redis
+	c.CacheRedis.Host = r.str("STARWARS_CACHE_REDIS_HOST", c.Redis.Host)
+	c.CacheRedis.Port = r.port("STARWARS_CACHE_REDIS_PORT", c.Redis.Port)
+	if pw := r.secret("STARWARS_CACHE_REDIS_PASSWORD", false); pw != "" {
+		c.CacheRedis.Password = pw
+	}
 
 	c.SwapiURL = r.str("STARWARS_SWAPI_URL", "https://swapi.dev/api/")
 	if u, err := url.Parse(c.SwapiURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -299,6 +319,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("redis_db", c.Redis.DB),
 		slog.String("redis_prefix", c.Redis.Prefix),
 		slog.Any("redis_password", c.Redis.Password),
+		slog.String("cache_redis", c.CacheRedis.Addr()),
+		slog.Any("cache_redis_password", c.CacheRedis.Password),
 		slog.String("swapi_url", c.SwapiURL),
 		slog.String("jwt_issuer", c.JWT.Issuer),
 		slog.Any("jwt_access_secret", c.JWT.AccessSecret),

@@ -293,3 +293,50 @@ func TestLoginHardening(t *testing.T) {
 		}
 	}
 }
+func TestCacheRedis(t *testing.T) {
+	// Unset: the cache shares the revocations' Redis.
+	c, err := Load(env(map[string]string{
+		"STARWARS_REDIS_HOST": "redis", "STARWARS_REDIS_PORT": "6380", "STARWARS_REDIS_PASSWORD": "rpw", "STARWARS_REDIS_DB": "3",
+	}), noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CacheRedis != c.Redis || !c.CacheShared() {
+		t.Errorf("unset: cache redis %+v, want the revocations' %+v, shared", c.CacheRedis, c.Redis)
+	}
+
+	// Set: a Redis of its own; a setting left unset still takes Redis's.
+	file := filepath.Join(t.TempDir(), "cache_password")
+	if err := os.WriteFile(file, []byte("cpw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Load(env(map[string]string{
+		"STARWARS_REDIS_HOST": "redis", "STARWARS_REDIS_PASSWORD": "rpw",
+		"STARWARS_CACHE_REDIS_HOST": "cache", "STARWARS_CACHE_REDIS_PASSWORD_FILE": file,
+	}), os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CacheRedis.Addr() != "cache:6379" || c.CacheRedis.Password.Reveal() != "cpw" || c.CacheShared() {
+		t.Errorf("set: cache redis %+v shared=%v", c.CacheRedis, c.CacheShared())
+	}
+	if c.Redis.Addr() != "redis:6379" || c.Redis.Password.Reveal() != "rpw" {
+		t.Errorf("the revocations' redis changed: %+v", c.Redis)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "config", c)
+	if strings.Contains(buf.String(), "cpw") || !strings.Contains(buf.String(), `"cache_redis":"cache:6379"`) {
+		t.Errorf("start-up log: %s", buf.String())
+	}
+	c, err = Load(env(map[string]string{"STARWARS_REDIS_PASSWORD": "rpw", "STARWARS_CACHE_REDIS_PORT": "6390"}), noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CacheRedis.Addr() != "localhost:6390" || c.CacheRedis.Password.Reveal() != "rpw" || c.CacheShared() {
+		t.Errorf("port only: cache redis %+v shared=%v", c.CacheRedis, c.CacheShared())
+	}
+
+	if _, err := Load(env(map[string]string{"STARWARS_CACHE_REDIS_PORT": "0"}), noFiles); err == nil {
+		t.Error("STARWARS_CACHE_REDIS_PORT=0 accepted")
+	}
+}

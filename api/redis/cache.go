@@ -31,17 +31,22 @@ type CacheConfig struct {
 	// StaleTTL is how long a copy is kept to be served, however old, when
 	// the upstream fails. At least TTL. Default 7 days.
 	StaleTTL time.Duration
-	// Registerer receives the hit, miss and stale counters; nil registers
-	// nothing.
+	// NotFoundTTL is how long an upstream 404 is kept. Default
+	// DefaultNotFoundTTL.
+	NotFoundTTL time.Duration
+	// Registerer receives the hit, miss, stale and error counters; nil
+	// registers nothing.
 	Registerer prometheus.Registerer
 }
 
-// Cache keeps upstream answers in Redis: bodies, and 404s so that unknown
-// ids do not reach the upstream either. Each key holds one entry, expiring
-// after StaleTTL, that records when it was fetched; younger than TTL it is
-// served as is, older it is refreshed from the upstream, and served anyway
-// when the upstream fails (502/504). Redis being down degrades to asking
-// the upstream every time rather than failing requests.
+// Cache keeps upstream answers in Redis: bodies, and 404s so that a burst
+// of requests for one unknown id does not reach the upstream either. Each
+// key holds one entry that records when it was fetched; younger than TTL it
+// is served as is, older it is refreshed from the upstream, and served
+// anyway when the upstream fails (502/504). A body expires after StaleTTL,
+// a 404 after NotFoundTTL: every made-up path makes one, so they must not
+// last. Redis being down degrades to asking the upstream every time rather
+// than failing requests.
 type Cache struct {
 	rdb    goredis.UniversalClient
 	next   Upstream
@@ -51,7 +56,13 @@ type Cache struct {
 	hits   prometheus.Counter
 	misses prometheus.Counter
 	stale  prometheus.Counter
+	errs   prometheus.Counter
 }
+
+// DefaultNotFoundTTL is how long an upstream 404 is kept by default: long
+// enough to absorb a burst of requests for one unknown path, short enough
+// that made-up paths do not pile up in Redis.
+const DefaultNotFoundTTL = time.Minute
 
 // NewCache returns a Cache in front of next.
 func NewCache(rdb goredis.UniversalClient, next Upstream, cfg CacheConfig) (*Cache, error) {
@@ -68,6 +79,9 @@ func NewCache(rdb goredis.UniversalClient, next Upstream, cfg CacheConfig) (*Cac
 		cfg.StaleTTL = 7 * 24 * time.Hour
 	}
 	cfg.StaleTTL = max(cfg.StaleTTL, cfg.TTL)
+	if cfg.NotFoundTTL <= 0 {
+		cfg.NotFoundTTL = DefaultNotFoundTTL
+	}
 	c := &Cache{
 		rdb: rdb, next: next, cfg: cfg, now: time.Now,
 		hits: prometheus.NewCounter(prometheus.CounterOpts{
@@ -82,9 +96,13 @@ func NewCache(rdb goredis.UniversalClient, next Upstream, cfg CacheConfig) (*Cac
 			Name: "starwars_upstream_cache_stale_total",
 			Help: "Expired cached copies served because the upstream failed.",
 		}),
+		errs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "starwars_upstream_cache_errors_total",
+			Help: "Failed reads and writes of the Redis cache (each costs an upstream call at most; /readyz does not check the cache).",
+		}),
 	}
 	if cfg.Registerer != nil {
-		for _, m := range []prometheus.Collector{c.hits, c.misses, c.stale} {
+		for _, m := range []prometheus.Collector{c.hits, c.misses, c.stale, c.errs} {
 			if err := cfg.Registerer.Register(m); err != nil {
 				return nil, fmt.Errorf("register cache metrics: %w", err)
 			}
@@ -122,6 +140,14 @@ func encodeEntry(kind byte, at time.Time, body []byte) []byte {
 	return append(b, body...)
 }
 
+// ttl is how long the entry is served without asking the upstream.
+func (e entry) ttl(cfg CacheConfig) time.Duration {
+	if e.kind == kindNotFound {
+		return min(cfg.TTL, cfg.NotFoundTTL)
+	}
+	return cfg.TTL
+}
+
 func (e entry) result(path string) ([]byte, error) {
 	if e.kind == kindNotFound {
 		return nil, api.Errorf(api.CodeNotFound, "upstream %s: 404 (cached)", path)
@@ -134,7 +160,7 @@ func (e entry) result(path string) ([]byte, error) {
 func (c *Cache) Get(ctx context.Context, path string) ([]byte, error) {
 	key := c.cfg.Prefix + path
 	cached, have := c.load(ctx, key)
-	if have && c.now().Sub(cached.fetched) < c.cfg.TTL {
+	if have && c.now().Sub(cached.fetched) < cached.ttl(c.cfg) {
 		c.hits.Inc()
 		return cached.result(path)
 	}
@@ -151,6 +177,9 @@ func (c *Cache) Get(ctx context.Context, path string) ([]byte, error) {
 func (c *Cache) load(ctx context.Context, key string) (entry, bool) {
 	b, err := c.rdb.Get(ctx, key).Bytes()
 	if err != nil {
+		if !errors.Is(err, goredis.Nil) {
+			c.errs.Inc()
+		}
 		return entry{}, false
 	}
 	return decodeEntry(b)
@@ -171,9 +200,9 @@ func (c *Cache) refresh(ctx context.Context, key, path string) ([]byte, error) {
 		body, err := c.next.Get(fctx, path)
 		switch {
 		case err == nil:
-			c.store(fctx, key, encodeEntry(kindBody, c.now(), body))
+			c.store(fctx, key, encodeEntry(kindBody, c.now(), body), c.cfg.StaleTTL)
 		case api.ErrorCode(err) == api.CodeNotFound:
-			c.store(fctx, key, encodeEntry(kindNotFound, c.now(), nil))
+			c.store(fctx, key, encodeEntry(kindNotFound, c.now(), nil), c.cfg.NotFoundTTL)
 		}
 		return body, err
 	})
@@ -191,6 +220,8 @@ func (c *Cache) refresh(ctx context.Context, key, path string) ([]byte, error) {
 }
 
 // store writes an entry; a failure only costs a later upstream call.
-func (c *Cache) store(ctx context.Context, key string, value []byte) {
-	_ = c.rdb.Set(ctx, key, value, c.cfg.StaleTTL).Err()
+func (c *Cache) store(ctx context.Context, key string, value []byte, ttl time.Duration) {
+	if err := c.rdb.Set(ctx, key, value, ttl).Err(); err != nil {
+		c.errs.Inc()
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -56,6 +57,8 @@ type stack struct {
 	cache *redis.Cache
 	sw    *swapi.Service
 	reg   *prometheus.Registry
+
+	prefix string // of every key the cache writes
 }
 
 func newStack(t testing.TB, opt local.Options, cc redis.CacheConfig, sc swapi.Config) *stack {
@@ -67,6 +70,7 @@ func newStack(t testing.TB, opt local.Options, cc redis.CacheConfig, sc swapi.Co
 		t.Fatal(err)
 	}
 	cc.Prefix = prefix + "swapi:"
+	st.prefix = cc.Prefix
 	cc.Registerer = st.reg
 	st.calls = &cacheRecorder{next: client}
 	if st.cache, err = redis.NewCache(rdb, st.calls, cc); err != nil {
@@ -95,7 +99,87 @@ func (st *stack) counter(t testing.TB, name string) float64 {
 	return 0
 }
 
+// keys counts the keys the cache has written.
+func (st *stack) keys(t testing.TB) int {
+	t.Helper()
+	keys, err := st.rdb.Keys(t.Context(), st.prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(keys)
+}
+
 func cacheCode(err error) string { return api.ErrorCode(err) }
+
+func TestCacheUnknownIDsAboveTheCollection(t *testing.T) {
+	st := newStack(t, local.Options{}, redis.CacheConfig{}, swapi.Config{})
+	ctx := t.Context()
+	// Warm: a list over the whole collection (9 pages, 9 keys).
+	if _, err := st.sw.People(ctx, url.Values{"sort_by": {"name"}}); err != nil {
+		t.Fatal(err)
+	}
+	calls, keys := st.up.Count(), st.keys(t)
+	for id := 84; id < 184; id++ {
+		if _, err := st.sw.Person(ctx, strconv.Itoa(id), nil); cacheCode(err) != api.CodeNotFound {
+			t.Fatalf("person %d: %v, want not-found", id, err)
+		}
+	}
+	if n := st.up.Count() - calls; n != 0 {
+		t.Errorf("100 unknown ids above the collection: %d upstream requests, want 0", n)
+	}
+	if n := st.keys(t) - keys; n != 0 {
+		t.Errorf("100 unknown ids above the collection: %d new Redis keys, want 0", n)
+	}
+}
+
+func TestCacheUnknownIDsCold(t *testing.T) {
+	st := newStack(t, local.Options{}, redis.CacheConfig{}, swapi.Config{})
+	ctx := t.Context()
+	for id := 1000; id < 1100; id++ {
+		if _, err := st.sw.Person(ctx, strconv.Itoa(id), nil); cacheCode(err) != api.CodeNotFound {
+			t.Fatalf("person %d: %v, want not-found", id, err)
+		}
+	}
+	// The first id is asked; its 404 reads the 9 people pages once to
+	// learn where the collection ends, and the other 99 are answered
+	// without the upstream or Redis.
+	if n := st.up.Count(); n != 1+9 {
+		t.Errorf("100 unknown ids, cold: %d upstream requests, want 10", n)
+	}
+	if n := st.keys(t); n != 1+9 {
+		t.Errorf("100 unknown ids, cold: %d Redis keys, want 10 (one 404, 9 pages)", n)
+	}
+}
+
+func TestCacheNotFoundIsShortLived(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cfg  redis.CacheConfig
+		max  time.Duration
+	}{
+		{"default", redis.CacheConfig{}, redis.DefaultNotFoundTTL},
+		{"configured", redis.CacheConfig{NotFoundTTL: 10 * time.Second}, 10 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newStack(t, local.Options{}, tt.cfg, swapi.Config{ResponseTTL: -1})
+			ctx := t.Context()
+			if _, err := st.cache.Get(ctx, "people/17/"); cacheCode(err) != api.CodeNotFound {
+				t.Fatalf("people/17/: %v, want not-found", err)
+			}
+			ttl := st.rdb.PTTL(ctx, st.prefix+"people/17/").Val()
+			if ttl <= 0 || ttl > tt.max {
+				t.Errorf("the cached 404 expires in %v, want at most %v", ttl, tt.max)
+			}
+			// Still cached within its lifetime.
+			if _, err := st.cache.Get(ctx, "people/17/"); cacheCode(err) != api.CodeNotFound || st.up.Count() != 1 {
+				t.Errorf("second read: %v after %d upstream requests, want a cached 404", err, st.up.Count())
+			}
+		})
+	}
+	if redis.DefaultNotFoundTTL > time.Minute {
+		t.Errorf("DefaultNotFoundTTL %v, want a minute at most", redis.DefaultNotFoundTTL)
+	}
+}
 
 func TestCacheRepeatedReadsSkipUpstream(t *testing.T) {
 	// No in-process response cache: every call reaches Redis.
@@ -230,13 +314,19 @@ func TestCacheWithoutRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, err := redis.NewCache(rdb, client, redis.CacheConfig{})
+	reg := prometheus.NewRegistry()
+	cache, err := redis.NewCache(rdb, client, redis.CacheConfig{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, err := cache.Get(t.Context(), "films/1/")
 	if err != nil || !bytes.Contains(body, []byte(`"A New Hope"`)) {
 		t.Errorf("with Redis down: %v %.40s", err, body)
+	}
+	// Readiness does not depend on the cache: the failures show here.
+	st := &stack{reg: reg}
+	if n := st.counter(t, "starwars_upstream_cache_errors_total"); n != 2 {
+		t.Errorf("%v cache errors counted, want 2 (the read and the write)", n)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -57,6 +58,9 @@ func (s *Service) collect(ctx context.Context, k *kind, want int) ([]object, err
 			break
 		}
 		objs = append(objs, p.results...)
+	}
+	if len(objs) == count {
+		s.bounds.learn(k.path, objs, time.Now())
 	}
 	if want != all && len(objs) > want {
 		objs = objs[:want]

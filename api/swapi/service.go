@@ -32,6 +32,10 @@ type Config struct {
 	SpeculativePages int
 	// MaxPages caps the upstream pages read for one list. Default 100.
 	MaxPages int
+	// IDBoundTTL is how long the largest id of a collection, learned from
+	// a complete read of it, answers "not found" for any id above it
+	// without asking the upstream. Default 1h; negative turns it off.
+	IDBoundTTL time.Duration
 	// Registerer receives the response cache counters; nil registers
 	// nothing.
 	Registerer prometheus.Registerer
@@ -47,6 +51,7 @@ type Service struct {
 	people  *kind
 	films   *kind
 	counts  map[string]*atomic.Int64 // last count seen per collection; read-only map
+	bounds  bounds                   // largest id per collection; read-only map
 	cache   *responseCache
 	decoded pageMemo
 	flight  singleflight.Group
@@ -76,6 +81,9 @@ func New(cfg Config, f Fetcher) (*Service, error) {
 	if cfg.MaxPages <= 0 {
 		cfg.MaxPages = 100
 	}
+	if cfg.IDBoundTTL == 0 {
+		cfg.IDBoundTTL = time.Hour
+	}
 	s := &Service{
 		cfg:     cfg,
 		fetcher: f,
@@ -92,6 +100,7 @@ func New(cfg Config, f Fetcher) (*Service, error) {
 		}),
 	}
 	s.counts = map[string]*atomic.Int64{s.people.path: {}, s.films.path: {}}
+	s.bounds = bounds{s.people.path: {}, s.films.path: {}}
 	if cfg.Registerer != nil {
 		for _, c := range []prometheus.Collector{s.hits, s.misses} {
 			if err := cfg.Registerer.Register(c); err != nil {
@@ -149,7 +158,8 @@ func (s *Service) Films(ctx context.Context, query url.Values) ([]byte, error) {
 
 // one answers a single object. An id that is not a positive integer is
 // simply not found: it never reaches the upstream, so it cannot smuggle a
-// path ("../") or query into the upstream URL.
+// path ("../") or query into the upstream URL. Nor does an id above the
+// collection's largest (see bounds).
 func (s *Service) one(ctx context.Context, k *kind, id string, query url.Values) ([]byte, error) {
 	opts, err := parseOptions(k, query)
 	if err != nil {
@@ -159,9 +169,15 @@ func (s *Service) one(ctx context.Context, k *kind, id string, query url.Values)
 	if err != nil || n == 0 {
 		return nil, api.Errorf(api.CodeNotFound, "%s id %q", k.path, id)
 	}
+	if s.bounds.beyond(k.path, int(n), time.Now(), s.cfg.IDBoundTTL) {
+		return nil, api.Errorf(api.CodeNotFound, "%s id %d: above the collection", k.path, n)
+	}
 	path := k.path + "/" + strconv.FormatUint(n, 10) + "/"
 	return s.cached(ctx, path+"|o="+strconv.FormatUint(uint64(opts), 10), func(ctx context.Context) ([]byte, error) {
 		body, err := s.fetcher.Get(ctx, path)
+		if api.ErrorCode(err) == api.CodeNotFound {
+			s.learnBound(ctx, k)
+		}
 		if err != nil {
 			return nil, asUpstream(path, err)
 		}

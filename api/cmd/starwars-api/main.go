@@ -159,7 +159,11 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger, ln net.Lis
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	starWars, err := newStarWars(cfg, rdb, reg)
+	cacheRDB, own := cacheRedis(waitCtx, cfg, rdb, logger)
+	if own {
+		defer cacheRDB.Close()
+	}
+	starWars, err := newStarWars(cfg, cacheRDB, reg)
 	if err != nil {
 		return fmt.Errorf("star wars data: %w", err)
 	}

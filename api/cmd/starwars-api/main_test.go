@@ -3,14 +3,17 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/fathat101/swdeploy/api/config"
 	"github.com/fathat101/swdeploy/api/internal/testenv"
 	"github.com/fathat101/swdeploy/api/swapi/local"
 )
@@ -309,4 +313,103 @@ func login(t *testing.T, base, email, password string) string {
 		t.Fatalf("login: %d %v", resp.StatusCode, err)
 	}
 	return out.Token
+}
+
+// syncBuffer is a log sink for a server running in this process.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestCacheRedisDown runs the server with a cache Redis of its own that
+// does not answer: it starts, is ready (the cache is not a dependency of
+// /readyz), serves from the upstream, counts the cache's failures, and
+// writes no cache entry into the revocations' Redis.
+func TestCacheRedisDown(t *testing.T) {
+	dsn := testenv.MySQL(t)
+	dbCfg, _ := mysql.ParseDSN(dsn)
+	upstream, _, release := heldUpstream(t)
+	release() // answers at once
+	env := baseEnv(t, "", dbCfg.DBName, upstream)
+	rdb, prefix := testenv.Redis(t)
+	env["STARWARS_REDIS_PREFIX"] = prefix
+	env["STARWARS_CACHE_REDIS_HOST"] = "127.0.0.1"
+	env["STARWARS_CACHE_REDIS_PORT"] = "1" // nothing listens there
+	cfg, err := config.Load(lookupFrom(env), os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, slog.New(slog.NewJSONHandler(&logs, nil)), ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready with the cache Redis down: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	token := login(t, base, "admin@starwars.local", "Admin-pass1")
+	req, _ := http.NewRequest("GET", base+"/films/v1/1", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "A New Hope") {
+		t.Fatalf("film 1 with the cache Redis down: %d %s", resp.StatusCode, body)
+	}
+
+	if keys := rdb.Keys(t.Context(), prefix+"swapi:*").Val(); len(keys) != 0 {
+		t.Errorf("cache entries in the revocations' Redis: %v", keys)
+	}
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`(?m)^starwars_upstream_cache_errors_total [1-9]`).Match(metrics) {
+		t.Error("/metrics counts no cache errors")
+	}
+	if !strings.Contains(logs.String(), "the cache Redis does not answer") {
+		t.Error("no warning about the cache Redis in the log")
+	}
 }
