@@ -74,7 +74,7 @@ func TestSmoke(t *testing.T) {
 	t.Logf("smoke run: %.0fs", time.Since(start).Seconds())
 
 	for file, sections := range map[string][]string{
-		"benchmarks.md":  {"Machine and run", "1. No-op", "2. Cold", "3. Failed requests", "4. API image", "5. API throughput", "6. Cold", "7. Logins"},
+		"benchmarks.md":  {"Machine and run", "1. No-op", "2. Cold", "3. Failed requests", "4. API image", "5. API throughput", "6. `GET /healthz` through the edge", "7. Cold", "8. Logins"},
 		"reliability.md": {"Machine and run", "1. Load", "2. Faults", "3. Bad input", "4. Data safety", "5. Isolation"},
 	} {
 		b, err := os.ReadFile(filepath.Join(out, file))

@@ -21,6 +21,7 @@ packages=(
 	tmux                  # the live progress view in a real terminal (e2e)
 	chromium              # looking at Swagger UI as a person would
 	wrk                   # API throughput benchmark
+	haproxy               # the edge proxy against HAProxy (bench)
 	hyperfine             # swdeploy up against docker compose up
 )
 # The Docker CLI may come from elsewhere than Debian; only when there is
