@@ -58,6 +58,7 @@ func TestCriticalPath(t *testing.T) {
 		return map[string]string{"com.docker.compose.project": "swbs1", "com.docker.compose.service": svc}
 	}
 	msgs := []events.Message{
+		ev(events.ContainerEventType, "create", "x", map[string]string{"com.docker.compose.project": "swbs2", "com.docker.compose.service": "api"}, at(0.05)),
 		ev(events.ContainerEventType, "create", "m", lbl("mysql"), at(0.1)),
 		ev(events.ContainerEventType, "start", "m", lbl("mysql"), at(0.3)),
 		ev(events.ContainerEventType, "create", "a", lbl("api"), at(0.2)),
@@ -65,7 +66,6 @@ func TestCriticalPath(t *testing.T) {
 		ev(events.ContainerEventType, "start", "a", lbl("api"), at(4.1)),
 		ev(events.ContainerEventType, "health_status: healthy", "a", lbl("api"), at(6)),
 		ev(events.ContainerEventType, "health_status: healthy", "a", lbl("api"), at(8)),
-		ev(events.ContainerEventType, "create", "x", map[string]string{"com.docker.compose.project": "swbs2", "com.docker.compose.service": "api"}, at(0)),
 	}
 	got := criticalPath(msgs, "swbs1", start)
 	if len(got) != 2 || got[0].service != "mysql" || got[1].service != "api" {

@@ -97,6 +97,15 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("%s: section %q has no table with rows:\n%s", file, want, parts[i])
 			}
 		}
+		if file == "benchmarks.md" {
+			// The figures the comparison promises: which compose ran, the
+			// writes of a no-op up, the critical path, goals with met or not.
+			for _, want := range []string{"Compose command: `", "engine writes per up", "median run (run ", "HAProxy on the host", "| met |", "goal"} {
+				if !strings.Contains(md, want) && !(want == "| met |" && strings.Contains(md, "| not met |")) {
+					t.Errorf("benchmarks.md: no %q", want)
+				}
+			}
+		}
 		if strings.Contains(md, "| n/a |") {
 			t.Errorf("%s: a measurement is missing (n/a):\n%s", file, md)
 		}
