@@ -47,7 +47,7 @@ func medianRun(s Samples) int {
 func (h *Harness) comparisonSections(rep *Report, res map[Tool]*compared, tools []Tool, name, up map[Tool]string) {
 	sw := res[ToolSwdeploy]
 	s1 := rep.Section("1. No-op `up` on an up-to-date stack",
-		fmt.Sprintf("Each tool's `up` on the same files, the stack already up to date; time from the command's start until it returned and every container was running and healthy (the harness polls the engine after a command that does not wait). %d samples per tool. "+
+		fmt.Sprintf("Each tool's `up` on the same files, the stack already up to date; time from the command's start until it returned and every container was running and healthy (the harness polls the engine after a command that does not wait); samples per tool: %d. "+
 			"Engine writes: the project's events on the engine's event stream (SDK `Events`) while the command ran, of these actions: %s. "+
 			"Reads are not counted: `exec_create`/`exec_start`/`exec_die` (the engine's health probes), `health_status`, `archive-path`, `attach`, `resize`, `top`, `export`. "+
 			"Goal: swdeploy's median at most %.2f× the compose median, with 0 writes in every no-op up.",
