@@ -2,8 +2,8 @@
 // reliability`: it deploys the stack with swdeploy and with docker compose on
 // the local engine (the docker compose v2+ plugin when there is one, with
 // docker-compose v1 beside it or in its place), measures, injects faults
-// and writes the results as
-// Markdown tables (bench/results/benchmarks.md, bench/results/reliability.md).
+// and writes the results as Markdown tables (bench/results/benchmarks.md,
+// bench/results/reliability.md).
 //
 // Every number in those files is produced by a run of the harness; none is
 // typed in. Every comparison runs side by side in the same run on the same
