@@ -45,8 +45,10 @@ test: ci-deps services offline-images
 # Minutes to an hour on a 2-core machine; the variables below shorten them,
 # e.g. `make bench RUNS=3 WRK_DURATION=10s`, and SMOKE=1 runs everything once
 # briefly (what CI does through bench/smoke_test.go). COMPOSE picks the
-# compose command to compare with (default: `docker compose`, else
-# `docker-compose`).
+# compose command to compare with (default: the `docker compose` v2+ plugin,
+# else `docker-compose` v1); COMPOSE_V1 the docker-compose v1 shown as a
+# second column beside a v2+ one (default: `docker-compose` when it is v1;
+# none for no second column).
 RUNS ?=
 WRK_RUNS ?=
 WRK_DURATION ?=
@@ -54,11 +56,12 @@ LOGIN_DURATION ?=
 LOAD_DURATION ?=
 FUZZ_TIME ?=
 COMPOSE ?=
+COMPOSE_V1 ?=
 SMOKE ?=
 SWBENCH_FLAGS = $(if $(RUNS),-runs $(RUNS)) $(if $(WRK_RUNS),-wrk-runs $(WRK_RUNS)) \
 	$(if $(WRK_DURATION),-wrk-duration $(WRK_DURATION)) $(if $(LOGIN_DURATION),-login-duration $(LOGIN_DURATION)) \
 	$(if $(LOAD_DURATION),-load-duration $(LOAD_DURATION)) $(if $(FUZZ_TIME),-fuzz-time $(FUZZ_TIME)) \
-	$(if $(COMPOSE),-compose "$(COMPOSE)") $(if $(SMOKE),-smoke)
+	$(if $(COMPOSE),-compose "$(COMPOSE)") $(if $(COMPOSE_V1),-compose-v1 "$(COMPOSE_V1)") $(if $(SMOKE),-smoke)
 .PHONY: bench reliability
 
 bench: ci-deps services offline-images

@@ -42,7 +42,8 @@ type Config struct {
 	LoginDuration time.Duration // logins/s measurement
 	LoadDuration  time.Duration // reliability item 1
 	FuzzTime      time.Duration // each fuzz target
-	Compose       string        // compose command; "" picks `docker compose`, else `docker-compose`
+	Compose       string        // compose command; "" picks the `docker compose` v2+ plugin, else `docker-compose`
+	ComposeV1     string        // docker-compose v1 as a second column beside a v2+ first; "" finds it, "none" for none
 
 	Log io.Writer // progress; os.Stderr when nil
 }
@@ -100,17 +101,19 @@ const (
 // binaries, the secrets, the compose command, and every project it created
 // (so that Close can remove them whatever happened).
 type Harness struct {
-	cfg     Config
-	engine  *client.Client
-	tmp     string
-	id      string // random, in every name this run creates
-	swd     string // the swdeploy binary
-	apiBin  string // the API server, for runs on the host
-	swapi   string // swapi-local, for runs on the host
-	secrets map[string]string
-	secDir  string
-	compose Compose
-	Machine Machine
+	cfg       Config
+	engine    *client.Client
+	tmp       string
+	id        string // random, in every name this run creates
+	swd       string // the swdeploy binary
+	apiBin    string // the API server, for runs on the host
+	swapi     string // swapi-local, for runs on the host
+	secrets   map[string]string
+	secDir    string
+	compose   Compose  // the first compose command
+	composeV1 *Compose // docker-compose v1 beside a v2+ first, or nil
+	v1File    string   // stack/.compose-v1-<id>.yaml while a run uses it
+	Machine   Machine
 
 	mu       sync.Mutex
 	projects []*Project
@@ -141,6 +144,9 @@ func New(ctx context.Context, cfg Config) (*Harness, error) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return nil, errors.New("wrk is not installed (scripts/ci-deps.sh installs it)")
 	}
+	if _, err := exec.LookPath("haproxy"); err != nil {
+		return nil, errors.New("haproxy is not installed (scripts/ci-deps.sh installs it)")
+	}
 	if h.tmp, err = os.MkdirTemp("", "swbench-"); err != nil {
 		return nil, err
 	}
@@ -153,10 +159,16 @@ func New(ctx context.Context, cfg Config) (*Harness, error) {
 	if err := os.Chmod(h.tmp, 0o755); err != nil {
 		return nil, err
 	}
-	if h.compose, err = DetectCompose(ctx, cfg.Compose, cfg.Repo); err != nil {
+	if h.compose, h.composeV1, err = DetectCompose(ctx, cfg.Compose, cfg.ComposeV1, cfg.Repo); err != nil {
 		return nil, err
 	}
 	h.logf("compose command: %s (%s)", h.compose, h.compose.Version)
+	if h.compose.V1 {
+		h.logf("no compose v2+ plugin answers `docker compose version`: comparing with compose v1")
+	}
+	if h.composeV1 != nil {
+		h.logf("second compose column: %s (%s)", h.composeV1, h.composeV1.Version)
+	}
 	if err := h.build(ctx); err != nil {
 		return nil, err
 	}

@@ -27,45 +27,68 @@ import (
 type Compose struct {
 	Argv    []string // e.g. [docker compose] or [docker-compose]
 	Version string   // what `version` printed, first line
-	V1      bool     // docker-compose 1.x: cannot read the top-level name: key
-	v1File  string   // stack/.compose-v1-<id>.yaml while a run uses it
+	V1      bool     // docker-compose 1.x: cannot read the top-level name: key, has no --wait
 }
 
 func (c Compose) String() string { return strings.Join(c.Argv, " ") }
 
-// DetectCompose returns spec when given (a command line such as
-// "docker-compose"), else `docker compose` when the plugin answers, else
-// `docker-compose`.
-func DetectCompose(ctx context.Context, spec, repo string) (Compose, error) {
-	var candidates [][]string
+// DetectCompose returns the compose commands to compare with: spec when
+// given (a command line such as "docker-compose"), else the `docker
+// compose` plugin when it answers with v2 or later, else `docker-compose`.
+// The second, when there is one, is a docker-compose v1 found beside a v2+
+// first (v1spec: its command line; "none" for no second).
+func DetectCompose(ctx context.Context, spec, v1spec, repo string) (Compose, *Compose, error) {
+	var first Compose
 	if spec != "" {
-		candidates = [][]string{strings.Fields(spec)}
-	} else {
-		candidates = [][]string{{"docker", "compose"}, {"docker-compose"}}
-	}
-	for _, argv := range candidates {
-		cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], "version")...)
-		cmd.Dir = repo
-		out, err := cmd.CombinedOutput()
+		c, err := composeVersion(ctx, strings.Fields(spec), repo)
 		if err != nil {
-			continue
+			return Compose{}, nil, fmt.Errorf("compose command %q does not answer `version`: %w", spec, err)
 		}
-		first := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
-		v1 := regexp.MustCompile(`(?i)docker-compose version 1\.`).MatchString(first)
-		return Compose{Argv: argv, Version: first, V1: v1}, nil
+		first = c
+	} else if c, err := composeVersion(ctx, []string{"docker", "compose"}, repo); err == nil && !c.V1 {
+		first = c
+	} else if c, err := composeVersion(ctx, []string{"docker-compose"}, repo); err == nil {
+		first = c
+	} else {
+		return Compose{}, nil, errors.New("neither `docker compose` nor `docker-compose` is installed (scripts/ci-deps.sh installs docker-compose)")
 	}
-	if spec != "" {
-		return Compose{}, fmt.Errorf("compose command %q does not answer `version`", spec)
+	if first.V1 || v1spec == "none" {
+		return first, nil, nil
 	}
-	return Compose{}, errors.New("neither `docker compose` nor `docker-compose` is installed (scripts/ci-deps.sh installs docker-compose)")
+	argv := []string{"docker-compose"}
+	if v1spec != "" {
+		argv = strings.Fields(v1spec)
+	}
+	second, err := composeVersion(ctx, argv, repo)
+	if err != nil || !second.V1 {
+		if v1spec != "" {
+			return Compose{}, nil, fmt.Errorf("compose v1 command %q: not docker-compose 1.x (%v)", v1spec, err)
+		}
+		return first, nil, nil
+	}
+	return first, &second, nil
+}
+
+// composeVersion asks argv for its version.
+func composeVersion(ctx context.Context, argv []string, repo string) (Compose, error) {
+	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], "version")...)
+	cmd.Dir = repo
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return Compose{}, err
+	}
+	first := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	v1 := regexp.MustCompile(`(?i)docker-compose version 1\.`).MatchString(first)
+	return Compose{Argv: argv, Version: first, V1: v1}, nil
 }
 
 // Tool is who deploys a project.
 type Tool string
 
 const (
-	ToolSwdeploy Tool = "swdeploy"
-	ToolCompose  Tool = "compose"
+	ToolSwdeploy  Tool = "swdeploy"
+	ToolCompose   Tool = "compose"    // the first compose command (v2+ when installed)
+	ToolComposeV1 Tool = "compose-v1" // docker-compose v1 beside a v2+ first
 )
 
 // Project is one deployment of the stack (plus the swapi stand-in) on the
@@ -92,7 +115,7 @@ func (h *Harness) NewProject(tool Tool) (*Project, error) {
 	}
 	h.mu.Lock()
 	projectSeq++
-	short := map[Tool]string{ToolSwdeploy: "s", ToolCompose: "c"}[tool]
+	short := map[Tool]string{ToolSwdeploy: "s", ToolCompose: "c", ToolComposeV1: "v"}[tool]
 	p := &Project{h: h, Tool: tool, Port: port, Env: map[string]string{},
 		Name: fmt.Sprintf("swb%s%s%02d", short, h.id, projectSeq)}
 	h.projects = append(h.projects, p)
@@ -100,12 +123,23 @@ func (h *Harness) NewProject(tool Tool) (*Project, error) {
 	if err := p.writeImagesFile(); err != nil {
 		return nil, err
 	}
-	if tool == ToolCompose && h.compose.V1 {
+	if c := p.compose(); c != nil && c.V1 {
 		if err := h.writeV1File(); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
+}
+
+// compose is the compose command of the project's tool (nil for swdeploy).
+func (p *Project) compose() *Compose {
+	switch p.Tool {
+	case ToolCompose:
+		return &p.h.compose
+	case ToolComposeV1:
+		return p.h.composeV1
+	}
+	return nil
 }
 
 // writeV1File writes stack/compose.yaml without its top-level name: line
@@ -114,7 +148,7 @@ func (h *Harness) NewProject(tool Tool) (*Project, error) {
 func (h *Harness) writeV1File() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.compose.v1File != "" {
+	if h.v1File != "" {
 		return nil
 	}
 	src, err := os.ReadFile(filepath.Join(h.cfg.Repo, "stack", "compose.yaml"))
@@ -132,15 +166,15 @@ func (h *Harness) writeV1File() error {
 	if err := os.WriteFile(filepath.Join(h.cfg.Repo, rel), []byte(strings.Join(out, "\n")), 0o644); err != nil {
 		return err
 	}
-	h.compose.v1File = rel
+	h.v1File = rel
 	h.cleanups = append(h.cleanups, func() { os.Remove(filepath.Join(h.cfg.Repo, rel)) })
 	return nil
 }
 
 func (p *Project) files() []string {
 	stackFile := "stack/compose.yaml"
-	if p.Tool == ToolCompose && p.h.compose.V1 {
-		stackFile = p.h.compose.v1File
+	if c := p.compose(); c != nil && c.V1 {
+		stackFile = p.h.v1File
 	}
 	return []string{stackFile, "bench/testdata/stack.yaml", p.images}
 }
@@ -212,16 +246,22 @@ func (p *Project) Cmd(ctx context.Context, args ...string) (string, error) {
 	if p.Tool == ToolSwdeploy {
 		return p.h.run(ctx, p.env(), p.h.swd, append(global, args...)...)
 	}
-	argv := p.h.compose.Argv
+	argv := p.compose().Argv
 	return p.h.run(ctx, p.env(), argv[0], append(append(append([]string{}, argv[1:]...), global...), args...)...)
 }
 
-// Up applies the file: `swdeploy up --yes` or `compose up -d`.
+// Up applies the file: `swdeploy up --yes`, `docker compose up -d --wait`
+// (v2+), or `docker-compose up -d` (v1 cannot wait; UpHealthy polls).
 func (p *Project) Up(ctx context.Context) (string, error) {
+	return p.Cmd(ctx, p.UpArgs()...)
+}
+
+// UpArgs are the arguments of Up after the global flags.
+func (p *Project) UpArgs() []string {
 	if p.Tool == ToolSwdeploy {
-		return p.Cmd(ctx, "up", "--yes")
+		return []string{"up", "--yes"}
 	}
-	return p.Cmd(ctx, "up", "-d")
+	return composeUpArgs(*p.compose())
 }
 
 // UpHealthy runs Up and waits until every container of the project runs

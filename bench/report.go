@@ -15,9 +15,9 @@ import (
 
 // Machine is what the report says about where it ran.
 type Machine struct {
-	Date, Commit, CPU, Kernel, Engine, Compose, Wrk, Go, Swdeploy string
-	Cores                                                         int
-	MemGiB                                                        float64
+	Date, Commit, CPU, Kernel, Engine, Compose, Wrk, HAProxy, Go, Swdeploy string
+	Cores                                                                  int
+	MemGiB                                                                 float64
 }
 
 func machineInfo(ctx context.Context, h *Harness) Machine {
@@ -52,6 +52,12 @@ func machineInfo(ctx context.Context, h *Harness) Machine {
 		m.Engine = "Docker Engine " + v.Version + " (API " + v.APIVersion + ")"
 	}
 	m.Compose = h.compose.String() + ": " + h.compose.Version
+	if c := h.composeV1; c != nil {
+		m.Compose += "; second column " + c.String() + ": " + c.Version
+	}
+	if out, _ := exec.CommandContext(ctx, "haproxy", "-v").CombinedOutput(); len(out) > 0 {
+		m.HAProxy = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	}
 	if out, _ := exec.CommandContext(ctx, "wrk", "-v").CombinedOutput(); len(out) > 0 {
 		m.Wrk = strings.Fields(string(out))[1]
 	}
@@ -177,6 +183,7 @@ func (h *Harness) machineTable(s *Section, extra ...[2]string) {
 	t.Add("swdeploy", m.Swdeploy)
 	t.Add("compose", m.Compose)
 	t.Add("wrk", m.Wrk)
+	t.Add("HAProxy", m.HAProxy)
 	t.Add("Go", m.Go)
 	for _, e := range extra {
 		t.Add(e[0], e[1])

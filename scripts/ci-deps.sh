@@ -21,6 +21,7 @@ packages=(
 	tmux                  # the live progress view in a real terminal (e2e)
 	chromium              # looking at Swagger UI as a person would
 	wrk                   # API throughput benchmark
+	haproxy               # the edge proxy against HAProxy (bench)
 	hyperfine             # swdeploy up against docker compose up
 	iptables              # scripts/swarm-lab.sh: the lab bridge's forward and reject rules
 	fuse-overlayfs        # scripts/swarm-lab.sh: the lab daemons' storage driver

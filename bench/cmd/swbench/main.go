@@ -51,7 +51,8 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.LoadDuration, "load-duration", 0, "the reliability load test (default 60s; smoke 5s)")
 	fs.DurationVar(&cfg.FuzzTime, "fuzz-time", 0, "each fuzz target (default 60s; smoke 2s)")
 	fs.StringVar(&cfg.SwapiData, "swapi-data", "", "a SWAPI data set folder (default: the one built into swapi-local)")
-	fs.StringVar(&cfg.Compose, "compose", "", "compose command to compare with (default: `docker compose` when it answers, else `docker-compose`)")
+	fs.StringVar(&cfg.Compose, "compose", "", "compose command to compare with (default: the `docker compose` v2+ plugin when it answers, else `docker-compose`)")
+	fs.StringVar(&cfg.ComposeV1, "compose-v1", "", "docker-compose v1 as a second column beside a v2+ compose (default: `docker-compose` when it is v1; none: no second column)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
