@@ -60,20 +60,21 @@ func newConns(cfg config, addr string) *conns {
 }
 
 // get takes the most recently used idle connection, dropping any idle
-// too long; nil when none is left.
-func (c *conns) get(now time.Time) *bconn {
+// too long; nil when none is left. gen is for a connection dialled now:
+// taken before dialling, so that closeIdle meanwhile drops it too.
+func (c *conns) get(now time.Time) (pc *bconn, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for n := len(c.idle); n > 0; n = len(c.idle) {
-		pc := c.idle[n-1]
+		pc = c.idle[n-1]
 		c.idle[n-1] = nil
 		c.idle = c.idle[:n-1]
 		if now.Sub(pc.idleAt) < idleTimeout {
-			return pc
+			return pc, c.gen
 		}
 		pc.Close()
 	}
-	return nil
+	return nil, c.gen
 }
 
 // put keeps pc for the next request, unless the pool is full or was
@@ -127,16 +128,13 @@ func (c *conns) reap(now time.Time) {
 func (c *conns) roundTrip(req *http.Request, done func()) (*http.Response, attemptInfo, error) {
 	var a attemptInfo
 	ctx := req.Context()
-	pc := c.get(time.Now())
+	pc, gen := c.get(time.Now())
 	if pc == nil {
 		nc, err := c.dial(ctx, "tcp", c.addr)
 		if err != nil {
 			done()
 			return nil, a, err
 		}
-		c.mu.Lock()
-		gen := c.gen
-		c.mu.Unlock()
 		pc = &bconn{Conn: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10), gen: gen}
 	} else {
 		a.reused = true
