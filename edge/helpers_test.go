@@ -113,6 +113,7 @@ type fakeAPI struct {
 	handler   http.Handler  // replaces the echo when not nil
 
 	connContext func(context.Context, net.Conn) context.Context
+	connState   func(net.Conn, http.ConnState)
 }
 
 // echo is what fakeAPI answers, so a client can check what arrived.
@@ -181,7 +182,7 @@ func startAPI(t testing.TB, f *fakeAPI) *fakeAPI {
 		t.Fatalf("listen %s: %v", f.addr, err)
 	}
 	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second,
-		ConnContext: f.connContext}
+		ConnContext: f.connContext, ConnState: f.connState}
 	go func() { _ = f.srv.Serve(ln) }()
 	t.Cleanup(func() { f.srv.Close() })
 	return f

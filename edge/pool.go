@@ -40,10 +40,21 @@ func (h health) String() string {
 // races the API closing them.
 type backend struct {
 	addr      string
-	transport *http.Transport
-	inflight  atomic.Int64 // requests sent and not yet answered in full
-	checking  atomic.Bool  // a health check is running
-	state     health       // guarded by pool.mu
+	conns     *conns          // for requests whose body is in memory
+	transport *http.Transport // for streamed bodies and upgrades
+	inflight  atomic.Int64    // requests sent and not yet answered in full
+	checking  atomic.Bool     // a health check is running
+	state     health          // guarded by pool.mu
+}
+
+func newBackend(cfg config, addr string) *backend {
+	return &backend{addr: addr, conns: newConns(cfg, addr), transport: newTransport(cfg)}
+}
+
+// closeIdle closes the backend's idle connections.
+func (b *backend) closeIdle() {
+	b.conns.closeIdle()
+	b.transport.CloseIdleConnections()
 }
 
 // newTransport is the connection pool to one backend.
@@ -154,7 +165,9 @@ func (p *pool) refresh(ctx context.Context) (wait func()) {
 		p.setResolved(addrs)
 	}
 	var todo []*backend
+	now := time.Now()
 	for _, b := range p.backends {
+		b.conns.reap(now)
 		if b.checking.CompareAndSwap(false, true) {
 			todo = append(todo, b)
 		}
@@ -183,7 +196,7 @@ func (p *pool) setResolved(addrs []string) {
 		addr := net.JoinHostPort(a, p.port)
 		seen[addr] = true
 		if _, ok := p.backends[addr]; !ok {
-			p.backends[addr] = &backend{addr: addr, transport: newTransport(p.cfg)}
+			p.backends[addr] = newBackend(p.cfg, addr)
 			p.logger.Info("backend found", "backend", addr)
 			changed = true
 		}
@@ -191,7 +204,7 @@ func (p *pool) setResolved(addrs []string) {
 	for addr, b := range p.backends {
 		if !seen[addr] {
 			delete(p.backends, addr)
-			b.transport.CloseIdleConnections()
+			b.closeIdle()
 			p.logger.Info("backend gone", "backend", addr, "was", b.state.String())
 			changed = true
 		}
@@ -248,7 +261,7 @@ func (p *pool) mark(b *backend, err error) {
 		b.state = unhealthy
 		p.logger.Info("backend unhealthy", "backend", b.addr, "reason", err.Error())
 		p.publish()
-		b.transport.CloseIdleConnections()
+		b.closeIdle()
 	}
 }
 
@@ -261,7 +274,7 @@ func (p *pool) markDown(b *backend, err error) {
 		b.state = unhealthy
 		p.logger.Info("backend unhealthy", "backend", b.addr, "reason", err.Error())
 		p.publish()
-		b.transport.CloseIdleConnections()
+		b.closeIdle()
 	}
 }
 
@@ -334,6 +347,6 @@ func (p *pool) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, b := range p.backends {
-		b.transport.CloseIdleConnections()
+		b.closeIdle()
 	}
 }

@@ -172,16 +172,10 @@ type retrying struct {
 	logger *slog.Logger
 }
 
-// attempt is what one try learned about its connection.
-type attempt struct {
-	mu        sync.Mutex
-	connected bool // a connection was obtained: the request may have been sent
-	reused    bool // ...and it was a kept-alive one
-	answered  bool // a response byte arrived
-}
-
 func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	// A body in memory and no upgrade: the lean client can carry it.
+	lean := replayable && req.Header.Get("Upgrade") == ""
 	var tried, refused []*backend
 	err := errNoBackend
 	for i := 0; i < maxAttempts; i++ {
@@ -193,33 +187,40 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.logger.Debug("retry", "method", req.Method, "from", tried[i-1].addr, "to", b.addr, "err", err)
 		}
 		tried = append(tried, b)
-		out, a, rerr := t.prepare(req, b, i)
+		out, rerr := retryRequest(req, i)
 		if rerr != nil {
 			return nil, rerr
 		}
+		var (
+			resp *http.Response
+			a    attemptInfo
+		)
 		b.inflight.Add(1)
-		var resp *http.Response
-		resp, err = b.transport.RoundTrip(out)
-		if err == nil {
-			if resp.StatusCode == http.StatusSwitchingProtocols {
-				// An upgraded connection is no request in flight, and the
-				// proxy needs its body writable.
-				b.inflight.Add(-1)
+		if lean {
+			resp, a, err = b.conns.roundTrip(out, func() { b.inflight.Add(-1) })
+			if err == nil {
 				return resp, nil
 			}
-			resp.Body = &doneBody{ReadCloser: resp.Body, b: b}
-			return resp, nil
+		} else {
+			resp, a, err = transportTrip(out, b)
+			if err == nil {
+				if resp.StatusCode == http.StatusSwitchingProtocols {
+					// An upgraded connection is no request in flight, and
+					// the proxy needs its body writable.
+					b.inflight.Add(-1)
+					return resp, nil
+				}
+				resp.Body = &doneBody{ReadCloser: resp.Body, b: b}
+				return resp, nil
+			}
+			b.inflight.Add(-1)
 		}
-		b.inflight.Add(-1)
 
-		a.mu.Lock()
-		connected, reused, answered := a.connected, a.reused, a.answered
-		a.mu.Unlock()
 		if req.Context().Err() != nil {
 			return nil, err // the client is gone
 		}
 		switch {
-		case !connected:
+		case !a.connected:
 			// Refused, unreachable or timed out while connecting:
 			// nothing was sent.
 			refused = append(refused, b)
@@ -228,11 +229,11 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 				// The proxy's body cannot be read after a failed try.
 				return nil, err
 			}
-		case answered || isTimeout(err) || !replayable:
+		case a.answered || isTimeout(err) || !replayable:
 			// The backend answered or is merely slow (sending the request
 			// again could run it twice), or the body cannot be sent again.
 			return nil, err
-		case reused || idempotent(req.Method):
+		case a.reused || idempotent(req.Method):
 			// The connection broke before any answer. On a kept-alive
 			// connection that is the server closing it as idle (as a
 			// graceful shutdown does): the request was not handled.
@@ -243,34 +244,47 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, err
 }
 
-// prepare copies req for try i against b, with a fresh body for a retry
-// and a trace recording how far the try got.
-func (t *retrying) prepare(req *http.Request, b *backend, i int) (*http.Request, *attempt, error) {
-	a := &attempt{}
+// retryRequest is req for try i: with a fresh body for a retry.
+func retryRequest(req *http.Request, i int) (*http.Request, error) {
+	if i == 0 || req.GetBody == nil {
+		return req, nil
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, err
+	}
+	out := *req
+	out.Body = body
+	return &out, nil
+}
+
+// transportTrip sends req to b through http.Transport, with a trace
+// recording how far the try got.
+func transportTrip(req *http.Request, b *backend) (*http.Response, attemptInfo, error) {
+	var (
+		mu sync.Mutex
+		a  attemptInfo
+	)
 	trace := &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
-			a.mu.Lock()
+			mu.Lock()
 			a.connected, a.reused = true, info.Reused
-			a.mu.Unlock()
+			mu.Unlock()
 		},
 		GotFirstResponseByte: func() {
-			a.mu.Lock()
+			mu.Lock()
 			a.answered = true
-			a.mu.Unlock()
+			mu.Unlock()
 		},
 	}
 	out := req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	u := *req.URL
 	u.Host = b.addr
 	out.URL = &u
-	if i > 0 && req.GetBody != nil {
-		body, err := req.GetBody()
-		if err != nil {
-			return nil, nil, err
-		}
-		out.Body = body
-	}
-	return out, a, nil
+	resp, err := b.transport.RoundTrip(out)
+	mu.Lock()
+	defer mu.Unlock()
+	return resp, a, err
 }
 
 func idempotent(method string) bool {

@@ -427,7 +427,7 @@ func TestRetryPolicy(t *testing.T) {
 		{"POST on a new connection: it may have run", "POST", false, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			be.transport.CloseIdleConnections()
+			be.closeIdle()
 			mu.Lock()
 			dropped = false
 			drop = func(n int64) bool { return (n == 1) != tc.keptAlive }
