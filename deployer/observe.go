@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -16,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/errdefs"
+	"golang.org/x/sync/errgroup"
 )
 
 // Observed is what the engine holds for a project, found by labels.
@@ -111,51 +113,81 @@ type ObservedImage struct {
 // changes nothing on the engine.
 func Observe(ctx context.Context, eng Engine, d *Desired) (*Observed, error) {
 	project := d.Project.Name
-	info, err := engineInfo(ctx, eng)
-	if err != nil {
-		return nil, err
-	}
-	o := &Observed{Engine: info, Networks: map[string]ObservedNetwork{}, Volumes: map[string]ObservedVolume{}, Images: map[string]ObservedImage{}}
+	o := &Observed{Networks: map[string]ObservedNetwork{}, Volumes: map[string]ObservedVolume{}, Images: map[string]ObservedImage{}}
 	byProject := filters.NewArgs(filters.Arg("label", LabelProject+"="+project))
 
-	if o.Containers, err = listContainers(ctx, eng, project); err != nil {
+	// The calls are independent: made at once, a no-op up waits for the
+	// slowest of them instead of their sum (it matters most over ssh).
+	// Each goroutine writes only its own field; the images share a lock.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		o.Engine, err = engineInfo(gctx, eng)
+		return err
+	})
+	g.Go(func() (err error) {
+		o.Containers, err = listContainers(gctx, eng, project)
+		return err
+	})
+	g.Go(func() error {
+		nets, err := eng.NetworkList(gctx, network.ListOptions{Filters: byProject})
+		if err != nil {
+			return fmt.Errorf("list networks: %w", err)
+		}
+		for _, n := range nets {
+			o.Networks[n.Name] = ObservedNetwork{ID: n.ID, Name: n.Name, Key: n.Labels[LabelNetwork], Hash: n.Labels[LabelNetworkHash], Internal: n.Internal, Options: n.Options}
+		}
+		return nil
+	})
+	g.Go(func() error {
+		vols, err := eng.VolumeList(gctx, volume.ListOptions{Filters: byProject})
+		if err != nil {
+			return fmt.Errorf("list volumes: %w", err)
+		}
+		for _, v := range vols.Volumes {
+			o.Volumes[v.Name] = ObservedVolume{Name: v.Name, Key: v.Labels[LabelVolume], Driver: v.Driver, Role: v.Labels[LabelRole]}
+		}
+		return nil
+	})
+	var imagesMu sync.Mutex
+	for _, ref := range serviceImages(d) {
+		g.Go(func() error {
+			img, err := eng.ImageInspect(gctx, ref)
+			if errdefs.IsNotFound(err) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("inspect image %s: %w", ref, err)
+			}
+			var digest string
+			if img.Config != nil {
+				digest = img.Config.Labels[LabelBuildDigest]
+			}
+			imagesMu.Lock()
+			o.Images[ref] = ObservedImage{ID: img.ID, BuildDigest: digest, Size: img.Size}
+			imagesMu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	nets, err := eng.NetworkList(ctx, network.ListOptions{Filters: byProject})
-	if err != nil {
-		return nil, fmt.Errorf("list networks: %w", err)
-	}
-	for _, n := range nets {
-		o.Networks[n.Name] = ObservedNetwork{ID: n.ID, Name: n.Name, Key: n.Labels[LabelNetwork], Hash: n.Labels[LabelNetworkHash], Internal: n.Internal, Options: n.Options}
-	}
-	vols, err := eng.VolumeList(ctx, volume.ListOptions{Filters: byProject})
-	if err != nil {
-		return nil, fmt.Errorf("list volumes: %w", err)
-	}
-	for _, v := range vols.Volumes {
-		o.Volumes[v.Name] = ObservedVolume{Name: v.Name, Key: v.Labels[LabelVolume], Driver: v.Driver, Role: v.Labels[LabelRole]}
-	}
-	for _, svc := range d.Services {
-		if _, seen := o.Images[svc.Image]; seen {
-			continue
-		}
-		img, err := eng.ImageInspect(ctx, svc.Image)
-		if errdefs.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("inspect image %s: %w", svc.Image, err)
-		}
-		var digest string
-		if img.Config != nil {
-			digest = img.Config.Labels[LabelBuildDigest]
-		}
-		o.Images[svc.Image] = ObservedImage{ID: img.ID, BuildDigest: digest, Size: img.Size}
-	}
+	var err error
 	if o.State, o.Kept, err = observeState(ctx, eng, project, o.Volumes); err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// serviceImages are the images the services use, each once, in service
+// order.
+func serviceImages(d *Desired) []string {
+	var refs []string
+	for _, svc := range d.Services {
+		if !slices.Contains(refs, svc.Image) {
+			refs = append(refs, svc.Image)
+		}
+	}
+	return refs
 }
 
 // listContainers returns the project's service containers (not one-off
