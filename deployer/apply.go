@@ -68,32 +68,91 @@ type executor struct {
 }
 
 func (x *executor) run(ctx context.Context, a Action) error {
-	for _, id := range a.Needs {
-		select {
-		case <-x.done[id]:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := x.after(ctx, a.Needs); err != nil {
+		return err
 	}
 	on := Event{Action: a.ID, Kind: a.Kind, Name: a.Name, Op: a.Op}
-	for _, w := range a.Waits {
-		emit(x.rep, on.waiting(w.Service, w.Condition))
-		if err := x.waitFor(ctx, w); err != nil {
-			emit(x.rep, on.failed(err))
-			return fmt.Errorf("%s %s %s: %w", a.Op, a.Kind, a.Name, err)
-		}
-	}
-	emit(x.rep, on.working(a.Reason))
-	if err := x.do(ctx, a); err != nil {
+	fail := func(err error) error {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			err = ctx.Err()
 		}
 		emit(x.rep, on.failed(err))
 		return fmt.Errorf("%s %s %s: %w", a.Op, a.Kind, a.Name, err)
 	}
+	if a.Kind == KindContainer && a.Op == OpCreate && a.Service != "" {
+		// A new container is made at once; only its start waits.
+		emit(x.rep, on.working(a.Reason))
+		svc := x.plan.desired.Service(a.Service)
+		id, err := x.createContainer(ctx, svc, a.Name, false)
+		if err != nil {
+			return fail(err)
+		}
+		emit(x.rep, on.created())
+		if err := x.holdStart(ctx, a, on); err != nil {
+			return fail(err)
+		}
+		if err := x.startContainer(ctx, id); err != nil {
+			return fail(err)
+		}
+		emit(x.rep, on.started())
+		if err := x.pruneSecrets(ctx, a.Service); err != nil {
+			return fail(err)
+		}
+	} else {
+		if err := x.holdStart(ctx, a, on); err != nil {
+			return fail(err)
+		}
+		emit(x.rep, on.working(a.Reason))
+		if err := x.do(ctx, a); err != nil {
+			return fail(err)
+		}
+		if a.Kind == KindContainer && a.Service != "" && a.Op != OpRemove {
+			emit(x.rep, on.started())
+		}
+	}
 	emit(x.rep, on.done())
 	close(x.done[a.ID])
 	return nil
+}
+
+// after blocks until the actions with the given ids are done.
+func (x *executor) after(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		select {
+		case <-x.done[id]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// holdStart blocks until what the action's container start waits for is
+// done and its depends_on conditions hold.
+func (x *executor) holdStart(ctx context.Context, a Action, on Event) error {
+	if err := x.after(ctx, a.StartNeeds); err != nil {
+		return err
+	}
+	for _, w := range a.Waits {
+		emit(x.rep, on.waiting(w.Service, w.Condition))
+		if err := x.waitFor(ctx, w); err != nil {
+			return err
+		}
+		x.reportMet(w)
+	}
+	return nil
+}
+
+// reportMet reports a dependency's container healthy or running once a
+// wait saw it so, when the plan works on that container: the moment its
+// dependents could start.
+func (x *executor) reportMet(w Wait) {
+	health := map[string]string{"service_healthy": "healthy", "service_started": "running"}[w.Condition]
+	dep, ok := x.plan.Action("container:" + w.Service)
+	if health == "" || !ok {
+		return
+	}
+	emit(x.rep, Event{Kind: KindContainer, Name: dep.Name}.health(health))
 }
 
 func (x *executor) do(ctx context.Context, a Action) error {
@@ -115,14 +174,10 @@ func (x *executor) do(ctx context.Context, a Action) error {
 		return x.createVolume(ctx, a)
 	case KindContainer:
 		switch a.Op {
-		case OpCreate:
+		case OpCreate: // a service's new container is made by run
 			if a.ID == stateActionID {
 				return ensureStateHolder(ctx, x.eng, d.Project.Name)
 			}
-			if _, err := x.createContainer(ctx, d.Service(a.Service), a.Name, true); err != nil {
-				return err
-			}
-			return x.pruneSecrets(ctx, a.Service)
 		case OpRecreate:
 			if err := x.recreateContainer(ctx, a); err != nil {
 				return err

@@ -226,7 +226,8 @@ func (r *reconciler) containerActions() {
 		parts := effectiveParts(svc, r.secrets)
 		hash := configHash(parts)
 		a := Action{ID: "container:" + svc.Name, Kind: KindContainer, Service: svc.Name, Name: containerName(project, svc.Name, 1)}
-		a.Needs, a.Waits = r.prerequisites(svc)
+		made, started, waits := r.prerequisites(svc)
+		a.Waits = waits
 
 		var current *Container
 		for i, c := range r.o.Containers {
@@ -272,14 +273,23 @@ func (r *reconciler) containerActions() {
 			}
 			a.Downtime = true
 		}
+		if a.Op == OpCreate {
+			// Nothing runs yet: the container can be created alongside its
+			// dependencies and only its start waits for them.
+			a.Needs, a.StartNeeds = made, started
+		} else {
+			a.Needs = append(made, started...)
+		}
 		r.byService[svc.Name] = a
 		r.add(a)
 	}
 }
 
-// prerequisites are the actions a service's container action needs and the
-// depends_on conditions it waits for.
-func (r *reconciler) prerequisites(svc *Service) ([]string, []Wait) {
+// prerequisites are the actions a service's container needs to be made
+// (its image, networks and volumes), those it needs before it starts (the
+// secrets it reads, its dependencies' actions), and the depends_on
+// conditions it waits for.
+func (r *reconciler) prerequisites(svc *Service) (made, started []string, waits []Wait) {
 	var needs []string
 	if id := imageID(svc.Image); r.has(id) {
 		needs = append(needs, id)
@@ -295,15 +305,17 @@ func (r *reconciler) prerequisites(svc *Service) ([]string, []Wait) {
 		}
 	}
 	for _, s := range svc.Config.Secrets {
-		if id := "secret:" + s.Source; r.has(id) && !slices.Contains(needs, id) {
-			needs = append(needs, id)
+		// The container's secrets volume is written from the resolved
+		// values; they are kept before it starts, so that a value the
+		// service may store (a database password) is never lost.
+		if id := "secret:" + s.Source; r.has(id) && !slices.Contains(started, id) {
+			started = append(started, id)
 		}
 	}
-	var waits []Wait
 	for _, dep := range sortedKeys(svc.Config.DependsOn) {
 		cond := svc.Config.DependsOn[dep]
 		if a, ok := r.byService[dep]; ok {
-			needs = append(needs, a.ID)
+			started = append(started, a.ID)
 		}
 		c := cond.Condition
 		if c == "" {
@@ -311,7 +323,7 @@ func (r *reconciler) prerequisites(svc *Service) ([]string, []Wait) {
 		}
 		waits = append(waits, Wait{Service: dep, Condition: c, Required: cond.Required})
 	}
-	return needs, waits
+	return needs, started, waits
 }
 
 // recreateReason says why an existing container no longer fits, or "".
