@@ -21,7 +21,8 @@ type ApplyOptions struct {
 	// final wait for health.
 	WaitTimeout time.Duration
 	// Wait makes Apply return only when every container it started is
-	// running and, where it has a healthcheck, healthy.
+	// running and, where it has a healthcheck, healthy. Each is waited for
+	// from its start, alongside the rest of the plan.
 	Wait bool
 }
 
@@ -46,15 +47,18 @@ func Apply(ctx context.Context, eng Engine, p *Plan, opts ApplyOptions) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, a := range p.Actions {
-		g.Go(func() error { return x.run(gctx, a) })
+		g.Go(func() error {
+			if err := x.run(gctx, a); err != nil {
+				return err
+			}
+			if opts.Wait {
+				// at once, so that health is seen when it comes
+				return x.waitReady(gctx, a)
+			}
+			return nil
+		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	if opts.Wait {
-		return x.waitStarted(ctx)
-	}
-	return nil
+	return g.Wait()
 }
 
 type executor struct {
@@ -138,21 +142,8 @@ func (x *executor) holdStart(ctx context.Context, a Action, on Event) error {
 		if err := x.waitFor(ctx, w); err != nil {
 			return err
 		}
-		x.reportMet(w)
 	}
 	return nil
-}
-
-// reportMet reports a dependency's container healthy or running once a
-// wait saw it so, when the plan works on that container: the moment its
-// dependents could start.
-func (x *executor) reportMet(w Wait) {
-	health := map[string]string{"service_healthy": "healthy", "service_started": "running"}[w.Condition]
-	dep, ok := x.plan.Action("container:" + w.Service)
-	if health == "" || !ok {
-		return
-	}
-	emit(x.rep, Event{Kind: KindContainer, Name: dep.Name}.health(health))
 }
 
 func (x *executor) do(ctx context.Context, a Action) error {
@@ -389,28 +380,22 @@ func (x *executor) removeContainer(ctx context.Context, id string, svc *Service)
 	return err
 }
 
-// waitStarted waits until every container the plan created, recreated or
+// waitReady waits until a container the action created, recreated or
 // started is running, and healthy where it has a healthcheck.
-func (x *executor) waitStarted(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	for _, a := range x.plan.Actions {
-		if a.Kind != KindContainer || a.Op == OpRemove || a.Service == "" {
-			continue // the state holder is never started
-		}
-		svc := x.plan.desired.Service(a.Service)
-		cond := readyCondition(svc)
-		if cond == "service_started" && (svc.Config.Restart == "" || svc.Config.Restart == "no") {
-			continue // may be a one-shot job: nothing to wait for
-		}
-		g.Go(func() error {
-			on := Event{Kind: KindContainer, Name: a.Name}
-			emit(x.rep, on.waiting("", cond))
-			if err := x.waitFor(gctx, Wait{Service: a.Service, Condition: cond, Required: true}); err != nil {
-				return err
-			}
-			emit(x.rep, on.health(map[string]string{"service_healthy": "healthy", "service_started": "running"}[cond]))
-			return nil
-		})
+func (x *executor) waitReady(ctx context.Context, a Action) error {
+	if a.Kind != KindContainer || a.Op == OpRemove || a.Service == "" {
+		return nil // the state holder is never started
 	}
-	return g.Wait()
+	svc := x.plan.desired.Service(a.Service)
+	cond := readyCondition(svc)
+	if cond == "service_started" && (svc.Config.Restart == "" || svc.Config.Restart == "no") {
+		return nil // may be a one-shot job: nothing to wait for
+	}
+	on := Event{Kind: KindContainer, Name: a.Name}
+	emit(x.rep, on.waiting("", cond))
+	if err := x.waitFor(ctx, Wait{Service: a.Service, Condition: cond, Required: true}); err != nil {
+		return err
+	}
+	emit(x.rep, on.health(map[string]string{"service_healthy": "healthy", "service_started": "running"}[cond]))
+	return nil
 }
