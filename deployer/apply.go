@@ -83,16 +83,22 @@ func (x *executor) run(ctx context.Context, a Action) error {
 		emit(x.rep, on.failed(err))
 		return fmt.Errorf("%s %s %s: %w", a.Op, a.Kind, a.Name, err)
 	}
+	for _, w := range a.Waits {
+		emit(x.rep, on.waiting(w.Service, w.Condition))
+		if err := x.waitFor(ctx, w); err != nil {
+			return fail(err)
+		}
+	}
+	emit(x.rep, on.working(a.Reason))
 	if a.Kind == KindContainer && a.Op == OpCreate && a.Service != "" {
-		// A new container is made at once; only its start waits.
-		emit(x.rep, on.working(a.Reason))
+		// A new container is made while what its start needs finishes.
 		svc := x.plan.desired.Service(a.Service)
 		id, err := x.createContainer(ctx, svc, a.Name, false)
 		if err != nil {
 			return fail(err)
 		}
 		emit(x.rep, on.created())
-		if err := x.holdStart(ctx, a, on); err != nil {
+		if err := x.after(ctx, a.StartNeeds); err != nil {
 			return fail(err)
 		}
 		if err := x.startContainer(ctx, id); err != nil {
@@ -103,10 +109,6 @@ func (x *executor) run(ctx context.Context, a Action) error {
 			return fail(err)
 		}
 	} else {
-		if err := x.holdStart(ctx, a, on); err != nil {
-			return fail(err)
-		}
-		emit(x.rep, on.working(a.Reason))
 		if err := x.do(ctx, a); err != nil {
 			return fail(err)
 		}
@@ -126,21 +128,6 @@ func (x *executor) after(ctx context.Context, ids []string) error {
 		case <-x.done[id]:
 		case <-ctx.Done():
 			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// holdStart blocks until what the action's container start waits for is
-// done and its depends_on conditions hold.
-func (x *executor) holdStart(ctx context.Context, a Action, on Event) error {
-	if err := x.after(ctx, a.StartNeeds); err != nil {
-		return err
-	}
-	for _, w := range a.Waits {
-		emit(x.rep, on.waiting(w.Service, w.Condition))
-		if err := x.waitFor(ctx, w); err != nil {
-			return err
 		}
 	}
 	return nil

@@ -52,8 +52,8 @@ type Action struct {
 	Reason  string   `json:"reason"`
 	Needs   []string `json:"needs,omitempty"` // ids of actions that must finish first
 	// StartNeeds are ids of actions that must finish before a new
-	// container starts: it is created once its Needs are done, and its
-	// start then waits for these and for Waits.
+	// container starts: it is created once its Needs are done and its
+	// Waits hold, while these run.
 	StartNeeds []string `json:"start_needs,omitempty"`
 	Waits      []Wait   `json:"waits,omitempty"`
 	// Downtime is set when the action stops a running container of a

@@ -226,7 +226,7 @@ func (r *reconciler) containerActions() {
 		parts := effectiveParts(svc, r.secrets)
 		hash := configHash(parts)
 		a := Action{ID: "container:" + svc.Name, Kind: KindContainer, Service: svc.Name, Name: containerName(project, svc.Name, 1)}
-		made, started, waits := r.prerequisites(svc)
+		made, secrets, deps, waits := r.prerequisites(svc)
 		a.Waits = waits
 
 		var current *Container
@@ -274,22 +274,22 @@ func (r *reconciler) containerActions() {
 			a.Downtime = true
 		}
 		if a.Op == OpCreate {
-			// Nothing runs yet: the container can be created alongside its
-			// dependencies and only its start waits for them.
-			a.Needs, a.StartNeeds = made, started
+			// The secrets volume is written from the resolved values, so a
+			// new container is made while they are kept; it starts after.
+			a.Needs, a.StartNeeds = append(made, deps...), secrets
 		} else {
-			a.Needs = append(made, started...)
+			a.Needs = slices.Concat(made, secrets, deps)
 		}
 		r.byService[svc.Name] = a
 		r.add(a)
 	}
 }
 
-// prerequisites are the actions a service's container needs to be made
-// (its image, networks and volumes), those it needs before it starts (the
-// secrets it reads, its dependencies' actions), and the depends_on
-// conditions it waits for.
-func (r *reconciler) prerequisites(svc *Service) (made, started []string, waits []Wait) {
+// prerequisites are the actions a service's container action needs: those
+// of its image, networks and volumes, those keeping the secrets it reads
+// and its dependencies' container actions; and the depends_on conditions
+// it waits for.
+func (r *reconciler) prerequisites(svc *Service) (made, secrets, deps []string, waits []Wait) {
 	var needs []string
 	if id := imageID(svc.Image); r.has(id) {
 		needs = append(needs, id)
@@ -305,17 +305,16 @@ func (r *reconciler) prerequisites(svc *Service) (made, started []string, waits 
 		}
 	}
 	for _, s := range svc.Config.Secrets {
-		// The container's secrets volume is written from the resolved
-		// values; they are kept before it starts, so that a value the
-		// service may store (a database password) is never lost.
-		if id := "secret:" + s.Source; r.has(id) && !slices.Contains(started, id) {
-			started = append(started, id)
+		// Kept before the container starts, so that a value the service
+		// may store (a database password) is never lost.
+		if id := "secret:" + s.Source; r.has(id) && !slices.Contains(secrets, id) {
+			secrets = append(secrets, id)
 		}
 	}
 	for _, dep := range sortedKeys(svc.Config.DependsOn) {
 		cond := svc.Config.DependsOn[dep]
 		if a, ok := r.byService[dep]; ok {
-			started = append(started, a.ID)
+			deps = append(deps, a.ID)
 		}
 		c := cond.Condition
 		if c == "" {
@@ -323,7 +322,7 @@ func (r *reconciler) prerequisites(svc *Service) (made, started []string, waits 
 		}
 		waits = append(waits, Wait{Service: dep, Condition: c, Required: cond.Required})
 	}
-	return needs, started, waits
+	return needs, secrets, deps, waits
 }
 
 // recreateReason says why an existing container no longer fits, or "".

@@ -276,8 +276,8 @@ services:
 }
 
 // TestCreateEdges checks a cold up's dependency edges: a new container is
-// created as soon as its image, networks and volumes exist, and only its
-// start waits for its secrets to be kept and for its dependencies.
+// created once its image, networks, volumes and dependencies are there,
+// while its secrets are kept; only its start waits for those.
 func TestCreateEdges(t *testing.T) {
 	d := testDesired(t, testStack, "package main")
 	empty := &Observed{Engine: newEngine, Networks: map[string]ObservedNetwork{}, Volumes: map[string]ObservedVolume{}, Images: map[string]ObservedImage{}}
@@ -288,7 +288,7 @@ func TestCreateEdges(t *testing.T) {
 	}{
 		{"container:cache", []string{"image:redis:7-alpine", "network:internal"}, nil},
 		{"container:db", []string{"image:mysql:8.4", "network:internal", "volume:db-data"}, []string{"secret:db_root"}},
-		{"container:api", []string{"image:demo-api:latest", "network:internal", "network:public"}, []string{"secret:jwt", "container:cache", "container:db"}},
+		{"container:api", []string{"image:demo-api:latest", "network:internal", "network:public", "container:cache", "container:db"}, []string{"secret:jwt"}},
 	}
 	for _, tt := range tests {
 		a, ok := p.Action(tt.id)
