@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,8 +12,8 @@ import (
 
 // coldUp is the plan of a cold up of a small stack and the events its run
 // reports: the api's image builds while the database and the cache start,
-// the api is created once its image exists and starts once the database
-// is healthy, which takes longest.
+// and the api is made once its image exists and the database is healthy,
+// which takes longest.
 func coldUp() (*deployer.Plan, []deployer.Event) {
 	p := &deployer.Plan{Project: "p", Actions: []deployer.Action{
 		{ID: "container:swdeploy-state", Op: deployer.OpCreate, Kind: deployer.KindContainer, Name: "p-swdeploy-state"},
@@ -24,7 +25,7 @@ func coldUp() (*deployer.Plan, []deployer.Event) {
 		{ID: "container:db", Op: deployer.OpCreate, Kind: deployer.KindContainer, Name: "p-db-1", Service: "db",
 			Needs: []string{"network:internal", "volume:db-data"}, StartNeeds: []string{"secret:db_root"}},
 		{ID: "container:api", Op: deployer.OpCreate, Kind: deployer.KindContainer, Name: "p-api-1", Service: "api",
-			Needs: []string{"image:p-api:latest", "network:internal"}, StartNeeds: []string{"container:cache", "container:db"},
+			Needs: []string{"image:p-api:latest", "network:internal", "container:cache", "container:db"},
 			Waits: []deployer.Wait{{Service: "cache", Condition: "service_healthy", Required: true}, {Service: "db", Condition: "service_healthy", Required: true}}},
 	}}
 	ev := func(ms int, id string, st deployer.Status) deployer.Event {
@@ -52,15 +53,14 @@ func coldUp() (*deployer.Plan, []deployer.Event) {
 		ev(400, "container:swdeploy-state", done), ev(410, "secret:db_root", working),
 		ev(600, "container:cache", created), ev(650, "container:db", created),
 		ev(700, "secret:db_root", done),
-		ev(800, "container:cache", started), ev(810, "container:cache", done),
-		ev(900, "container:db", started), ev(910, "container:db", done),
+		ev(800, "container:cache", started), ev(810, "container:cache", done), final(820, "p-cache-1"),
+		ev(900, "container:db", started), ev(910, "container:db", done), final(920, "p-db-1"),
+		healthy(1500, "p-cache-1"),
 		ev(9000, "image:p-api:latest", done),
-		ev(9010, "container:api", working), ev(9300, "container:api", created),
-		ev(9310, "container:api", waiting), healthy(9320, "p-cache-1"),
-		ev(9330, "container:api", waiting), healthy(14000, "p-db-1"),
-		ev(14100, "container:api", started), ev(14110, "container:api", done),
-		final(14120, "p-cache-1"), final(14120, "p-db-1"), final(14120, "p-api-1"),
-		healthy(14200, "p-cache-1"), healthy(14210, "p-db-1"), healthy(16500, "p-api-1"),
+		ev(9010, "container:api", waiting), ev(9020, "container:api", waiting), healthy(14000, "p-db-1"),
+		ev(14050, "container:api", working), ev(14300, "container:api", created),
+		ev(14500, "container:api", started), ev(14510, "container:api", done), final(14520, "p-api-1"),
+		healthy(16500, "p-api-1"),
 	}
 }
 
@@ -99,4 +99,25 @@ func TestTimingsSummaryGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "up-timings.golden.json", append(b, '\n'))
+}
+
+// TestCriticalPathThroughBuild: with the database healthy before the api's
+// image is built, the build is what held the api up.
+func TestCriticalPathThroughBuild(t *testing.T) {
+	p, events := coldUp()
+	rec := &progress{out: deployer.Discard, objects: map[objectKey]*outcome{}}
+	for _, e := range events {
+		if e.Name == "p-db-1" && e.Status == deployer.StatusHealth {
+			e.Time = t0.Add(5 * time.Second)
+		}
+		rec.Report(e)
+	}
+	var got []string
+	for _, s := range timings(p, rec, t0).path {
+		got = append(got, s.action.ID+" "+s.step)
+	}
+	want := []string{"image:p-api:latest build", "container:api healthy"}
+	if !slices.Equal(got, want) {
+		t.Errorf("critical path %v, want %v", got, want)
+	}
 }
