@@ -88,6 +88,7 @@ func (x *executor) run(ctx context.Context, a Action) error {
 		if err := x.waitFor(ctx, w); err != nil {
 			return fail(err)
 		}
+		x.reportMet(w)
 	}
 	emit(x.rep, on.working(a.Reason))
 	if a.Kind == KindContainer && a.Op == OpCreate && a.Service != "" {
@@ -119,6 +120,15 @@ func (x *executor) run(ctx context.Context, a Action) error {
 	emit(x.rep, on.done())
 	close(x.done[a.ID])
 	return nil
+}
+
+// reportMet reports a dependency's container of the plan healthy or
+// running once a wait saw it so: its own wait for health may see it later.
+func (x *executor) reportMet(w Wait) {
+	health := map[string]string{"service_healthy": "healthy", "service_started": "running"}[w.Condition]
+	if dep, ok := x.plan.Action("container:" + w.Service); ok && health != "" {
+		emit(x.rep, Event{Kind: KindContainer, Name: dep.Name}.health(health))
+	}
 }
 
 // after blocks until the actions with the given ids are done.
