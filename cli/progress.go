@@ -75,8 +75,11 @@ type outcome struct {
 	Status  deployer.Status
 	Err     string // why it failed
 	Health  string
-	Started time.Time
+	Started time.Time // its first event
 	Ended   time.Time
+	// A container's timeline: when it was first seen created, started
+	// and healthy.
+	CreatedAt, StartedAt, HealthyAt time.Time
 }
 
 func (p *progress) Report(e deployer.Event) {
@@ -86,6 +89,14 @@ func (p *progress) Report(e deployer.Event) {
 	if o == nil {
 		o = &outcome{Started: e.Time}
 		p.objects[k] = o
+	}
+	switch {
+	case e.Status == deployer.StatusCreated && o.CreatedAt.IsZero():
+		o.CreatedAt = e.Time
+	case e.Status == deployer.StatusStarted && o.StartedAt.IsZero():
+		o.StartedAt = e.Time
+	case e.Status == deployer.StatusHealth && e.Health == "healthy" && o.HealthyAt.IsZero():
+		o.HealthyAt = e.Time
 	}
 	switch {
 	case e.Status == deployer.StatusHealth:

@@ -97,6 +97,8 @@ func (r *liveRow) apply(e deployer.Event) bool {
 	case deployer.StatusWaiting:
 		r.word = waitWord(e)
 		r.ended = time.Time{}
+	case deployer.StatusCreated, deployer.StatusStarted:
+		r.word, r.ended = capitalize(string(e.Status)), time.Time{}
 	case deployer.StatusDone:
 		r.word, r.sub, r.ended = opWord(e.Op, true), "", e.Time
 	case deployer.StatusFailed:

@@ -28,6 +28,17 @@ type upSummary struct {
 	Actions         []actionResult      `json:"actions"`
 	Warnings        []string            `json:"warnings,omitempty"`
 	Problems        []string            `json:"problems,omitempty"`
+	// CriticalPath (with --timings) is the chain of actions that ended
+	// last, first to last.
+	CriticalPath []pathResult `json:"critical_path,omitempty"`
+}
+
+// pathResult is one action of the critical path: the step of it that let
+// the next go on, in seconds since the run began.
+type pathResult struct {
+	Action  string  `json:"action"`
+	Step    string  `json:"step"`
+	Seconds float64 `json:"seconds"`
 }
 
 // actionResult is a plan action with its outcome.
@@ -37,25 +48,56 @@ type actionResult struct {
 	Health          string  `json:"health,omitempty"` // a container's last state seen: healthy, running, unhealthy
 	Error           string  `json:"error,omitempty"`
 	DurationSeconds float64 `json:"duration_seconds,omitempty"`
+	// With --timings, a container's timeline in seconds since the run
+	// began; a step it did not reach is absent.
+	CreatedSeconds *float64 `json:"created_seconds,omitempty"`
+	StartedSeconds *float64 `json:"started_seconds,omitempty"`
+	HealthySeconds *float64 `json:"healthy_seconds,omitempty"`
 }
 
 // finishUp ends up's progress output and, with --format json, prints the
-// summary. It is meant to be deferred once the plan exists, with a pointer
-// to up's returned error, which it reads (and sets only if the summary
-// cannot be written).
-func finishUp(deps Deps, format string, p *deployer.Plan, rep deployer.Reporter, start time.Time, errp *error) {
+// summary, or with --timings in text the timings table. It is meant to be
+// deferred once the plan exists, with a pointer to up's returned error,
+// which it reads (and sets only if the output cannot be written).
+func finishUp(deps Deps, format string, withTimings bool, p *deployer.Plan, rep deployer.Reporter, start time.Time, errp *error) {
 	endProgress(rep)
-	if format != "json" || p == nil {
+	if p == nil {
 		return
 	}
 	var err error
 	if errp != nil {
 		err = *errp
 	}
-	enc := json.NewEncoder(deps.Streams.Out)
-	enc.SetIndent("", "  ")
-	if werr := enc.Encode(summarize(p, rep, start, time.Now(), err)); werr != nil && errp != nil && *errp == nil {
+	rec, _ := rep.(*progress)
+	var werr error
+	switch {
+	case format == "json":
+		s := summarize(p, rep, start, time.Now(), err)
+		if withTimings && rec != nil {
+			s.addTimings(timings(p, rec, start))
+		}
+		enc := json.NewEncoder(deps.Streams.Out)
+		enc.SetIndent("", "  ")
+		werr = enc.Encode(s)
+	case withTimings && rec != nil && !p.Empty() && len(p.Problems) == 0:
+		werr = writeTimings(deps.Streams.Out, timings(p, rec, start))
+	}
+	if werr != nil && errp != nil && *errp == nil {
 		*errp = fmt.Errorf("write summary: %w", werr)
+	}
+}
+
+// addTimings adds each container's timeline and the critical path.
+func (s *upSummary) addTimings(t runTimings) {
+	for _, c := range t.containers {
+		for i := range s.Actions {
+			if r := &s.Actions[i]; r.ID == c.action.ID {
+				r.CreatedSeconds, r.StartedSeconds, r.HealthySeconds = t.since(c.created), t.since(c.started), t.since(c.healthy)
+			}
+		}
+	}
+	for _, step := range t.path {
+		s.CriticalPath = append(s.CriticalPath, pathResult{Action: step.action.ID, Step: step.step, Seconds: *t.since(step.at)})
 	}
 }
 

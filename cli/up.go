@@ -18,6 +18,7 @@ type upOptions struct {
 	lockTimeout time.Duration
 	yes         bool
 	format      string
+	timings     bool
 }
 
 // planFlags are shared by plan and up: they change the plan itself.
@@ -60,6 +61,7 @@ up-to-date stack is left untouched.`,
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask before actions that cause downtime")
 	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for another run's deploy lock (default: fail at once)")
 	cmd.Flags().Var(newChoiceFlag(&o.format, "text", "text", "json"), "format", "output format: text, or json: a summary of the run on standard output")
+	cmd.Flags().BoolVar(&o.timings, "timings", false, "after the run, print when each container was created, started and healthy, and the critical path (in the JSON summary with --format json)")
 	return cmd
 }
 
@@ -106,7 +108,7 @@ func upRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *upOptions) (err e
 	}()
 	// Ends the live view before any error is printed, and writes the JSON
 	// summary whatever the outcome.
-	defer finishUp(deps, o.format, p, rep, time.Now(), &err)
+	defer finishUp(deps, o.format, o.timings, p, rep, time.Now(), &err)
 	for _, w := range p.Warnings {
 		fmt.Fprintln(deps.Streams.ErrOut, "warning:", w)
 	}

@@ -21,7 +21,8 @@ type ApplyOptions struct {
 	// final wait for health.
 	WaitTimeout time.Duration
 	// Wait makes Apply return only when every container it started is
-	// running and, where it has a healthcheck, healthy.
+	// running and, where it has a healthcheck, healthy. Each is waited for
+	// from its start, alongside the rest of the plan.
 	Wait bool
 }
 
@@ -46,15 +47,18 @@ func Apply(ctx context.Context, eng Engine, p *Plan, opts ApplyOptions) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, a := range p.Actions {
-		g.Go(func() error { return x.run(gctx, a) })
+		g.Go(func() error {
+			if err := x.run(gctx, a); err != nil {
+				return err
+			}
+			if opts.Wait {
+				// at once, so that health is seen when it comes
+				return x.waitReady(gctx, a)
+			}
+			return nil
+		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	if opts.Wait {
-		return x.waitStarted(ctx)
-	}
-	return nil
+	return g.Wait()
 }
 
 type executor struct {
@@ -68,31 +72,74 @@ type executor struct {
 }
 
 func (x *executor) run(ctx context.Context, a Action) error {
-	for _, id := range a.Needs {
-		select {
-		case <-x.done[id]:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := x.after(ctx, a.Needs); err != nil {
+		return err
 	}
 	on := Event{Action: a.ID, Kind: a.Kind, Name: a.Name, Op: a.Op}
-	for _, w := range a.Waits {
-		emit(x.rep, on.waiting(w.Service, w.Condition))
-		if err := x.waitFor(ctx, w); err != nil {
-			emit(x.rep, on.failed(err))
-			return fmt.Errorf("%s %s %s: %w", a.Op, a.Kind, a.Name, err)
-		}
-	}
-	emit(x.rep, on.working(a.Reason))
-	if err := x.do(ctx, a); err != nil {
+	fail := func(err error) error {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			err = ctx.Err()
 		}
 		emit(x.rep, on.failed(err))
 		return fmt.Errorf("%s %s %s: %w", a.Op, a.Kind, a.Name, err)
 	}
+	for _, w := range a.Waits {
+		emit(x.rep, on.waiting(w.Service, w.Condition))
+		if err := x.waitFor(ctx, w); err != nil {
+			return fail(err)
+		}
+		x.reportMet(w)
+	}
+	emit(x.rep, on.working(a.Reason))
+	if a.Kind == KindContainer && a.Op == OpCreate && a.Service != "" {
+		// A new container is made while what its start needs finishes.
+		svc := x.plan.desired.Service(a.Service)
+		id, err := x.createContainer(ctx, svc, a.Name, false)
+		if err != nil {
+			return fail(err)
+		}
+		emit(x.rep, on.created())
+		if err := x.after(ctx, a.StartNeeds); err != nil {
+			return fail(err)
+		}
+		if err := x.startContainer(ctx, id); err != nil {
+			return fail(err)
+		}
+		emit(x.rep, on.started())
+		if err := x.pruneSecrets(ctx, a.Service); err != nil {
+			return fail(err)
+		}
+	} else {
+		if err := x.do(ctx, a); err != nil {
+			return fail(err)
+		}
+		if a.Kind == KindContainer && a.Service != "" && a.Op != OpRemove {
+			emit(x.rep, on.started())
+		}
+	}
 	emit(x.rep, on.done())
 	close(x.done[a.ID])
+	return nil
+}
+
+// reportMet reports a dependency's container of the plan healthy or
+// running once a wait saw it so: its own wait for health may see it later.
+func (x *executor) reportMet(w Wait) {
+	health := map[string]string{"service_healthy": "healthy", "service_started": "running"}[w.Condition]
+	if dep, ok := x.plan.Action("container:" + w.Service); ok && health != "" {
+		emit(x.rep, Event{Kind: KindContainer, Name: dep.Name}.health(health))
+	}
+}
+
+// after blocks until the actions with the given ids are done.
+func (x *executor) after(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		select {
+		case <-x.done[id]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return nil
 }
 
@@ -115,14 +162,10 @@ func (x *executor) do(ctx context.Context, a Action) error {
 		return x.createVolume(ctx, a)
 	case KindContainer:
 		switch a.Op {
-		case OpCreate:
+		case OpCreate: // a service's new container is made by run
 			if a.ID == stateActionID {
 				return ensureStateHolder(ctx, x.eng, d.Project.Name)
 			}
-			if _, err := x.createContainer(ctx, d.Service(a.Service), a.Name, true); err != nil {
-				return err
-			}
-			return x.pruneSecrets(ctx, a.Service)
 		case OpRecreate:
 			if err := x.recreateContainer(ctx, a); err != nil {
 				return err
@@ -334,28 +377,22 @@ func (x *executor) removeContainer(ctx context.Context, id string, svc *Service)
 	return err
 }
 
-// waitStarted waits until every container the plan created, recreated or
+// waitReady waits until a container the action created, recreated or
 // started is running, and healthy where it has a healthcheck.
-func (x *executor) waitStarted(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	for _, a := range x.plan.Actions {
-		if a.Kind != KindContainer || a.Op == OpRemove || a.Service == "" {
-			continue // the state holder is never started
-		}
-		svc := x.plan.desired.Service(a.Service)
-		cond := readyCondition(svc)
-		if cond == "service_started" && (svc.Config.Restart == "" || svc.Config.Restart == "no") {
-			continue // may be a one-shot job: nothing to wait for
-		}
-		g.Go(func() error {
-			on := Event{Kind: KindContainer, Name: a.Name}
-			emit(x.rep, on.waiting("", cond))
-			if err := x.waitFor(gctx, Wait{Service: a.Service, Condition: cond, Required: true}); err != nil {
-				return err
-			}
-			emit(x.rep, on.health(map[string]string{"service_healthy": "healthy", "service_started": "running"}[cond]))
-			return nil
-		})
+func (x *executor) waitReady(ctx context.Context, a Action) error {
+	if a.Kind != KindContainer || a.Op == OpRemove || a.Service == "" {
+		return nil // the state holder is never started
 	}
-	return g.Wait()
+	svc := x.plan.desired.Service(a.Service)
+	cond := readyCondition(svc)
+	if cond == "service_started" && (svc.Config.Restart == "" || svc.Config.Restart == "no") {
+		return nil // may be a one-shot job: nothing to wait for
+	}
+	on := Event{Kind: KindContainer, Name: a.Name}
+	emit(x.rep, on.waiting("", cond))
+	if err := x.waitFor(ctx, Wait{Service: a.Service, Condition: cond, Required: true}); err != nil {
+		return err
+	}
+	emit(x.rep, on.health(map[string]string{"service_healthy": "healthy", "service_started": "running"}[cond]))
+	return nil
 }

@@ -40,6 +40,8 @@ const (
 	StatusFailed   Status = "failed"   // gave up; Err says why
 	StatusProgress Status = "progress" // a line of build or pull output
 	StatusHealth   Status = "health"   // a container's health changed
+	StatusCreated  Status = "created"  // a new container exists; its start may still wait
+	StatusStarted  Status = "started"  // a container was started
 )
 
 // Object names the object the event is about: "container starwars-api-1".
@@ -109,6 +111,16 @@ func emit(r Reporter, e Event) {
 
 func (e Event) working(reason string) Event {
 	e.Status, e.Reason = StatusWorking, reason
+	return e
+}
+
+func (e Event) created() Event {
+	e.Status = StatusCreated
+	return e
+}
+
+func (e Event) started() Event {
+	e.Status = StatusStarted
 	return e
 }
 

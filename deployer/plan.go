@@ -51,7 +51,11 @@ type Action struct {
 	Service string   `json:"service,omitempty"` // the Compose service it belongs to
 	Reason  string   `json:"reason"`
 	Needs   []string `json:"needs,omitempty"` // ids of actions that must finish first
-	Waits   []Wait   `json:"waits,omitempty"`
+	// StartNeeds are ids of actions that must finish before a new
+	// container starts: it is created once its Needs are done and its
+	// Waits hold, while these run.
+	StartNeeds []string `json:"start_needs,omitempty"`
+	Waits      []Wait   `json:"waits,omitempty"`
 	// Downtime is set when the action stops a running container of a
 	// service before its replacement is ready.
 	Downtime bool `json:"downtime,omitempty"`

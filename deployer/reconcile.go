@@ -226,7 +226,8 @@ func (r *reconciler) containerActions() {
 		parts := effectiveParts(svc, r.secrets)
 		hash := configHash(parts)
 		a := Action{ID: "container:" + svc.Name, Kind: KindContainer, Service: svc.Name, Name: containerName(project, svc.Name, 1)}
-		a.Needs, a.Waits = r.prerequisites(svc)
+		made, secrets, deps, waits := r.prerequisites(svc)
+		a.Waits = waits
 
 		var current *Container
 		for i, c := range r.o.Containers {
@@ -272,14 +273,23 @@ func (r *reconciler) containerActions() {
 			}
 			a.Downtime = true
 		}
+		if a.Op == OpCreate {
+			// The secrets volume is written from the resolved values, so a
+			// new container is made while they are kept; it starts after.
+			a.Needs, a.StartNeeds = append(made, deps...), secrets
+		} else {
+			a.Needs = slices.Concat(made, secrets, deps)
+		}
 		r.byService[svc.Name] = a
 		r.add(a)
 	}
 }
 
-// prerequisites are the actions a service's container action needs and the
-// depends_on conditions it waits for.
-func (r *reconciler) prerequisites(svc *Service) ([]string, []Wait) {
+// prerequisites are the actions a service's container action needs: those
+// of its image, networks and volumes, those keeping the secrets it reads
+// and its dependencies' container actions; and the depends_on conditions
+// it waits for.
+func (r *reconciler) prerequisites(svc *Service) (made, secrets, deps []string, waits []Wait) {
 	var needs []string
 	if id := imageID(svc.Image); r.has(id) {
 		needs = append(needs, id)
@@ -295,15 +305,16 @@ func (r *reconciler) prerequisites(svc *Service) ([]string, []Wait) {
 		}
 	}
 	for _, s := range svc.Config.Secrets {
-		if id := "secret:" + s.Source; r.has(id) && !slices.Contains(needs, id) {
-			needs = append(needs, id)
+		// Kept before the container starts, so that a value the service
+		// may store (a database password) is never lost.
+		if id := "secret:" + s.Source; r.has(id) && !slices.Contains(secrets, id) {
+			secrets = append(secrets, id)
 		}
 	}
-	var waits []Wait
 	for _, dep := range sortedKeys(svc.Config.DependsOn) {
 		cond := svc.Config.DependsOn[dep]
 		if a, ok := r.byService[dep]; ok {
-			needs = append(needs, a.ID)
+			deps = append(deps, a.ID)
 		}
 		c := cond.Condition
 		if c == "" {
@@ -311,7 +322,7 @@ func (r *reconciler) prerequisites(svc *Service) ([]string, []Wait) {
 		}
 		waits = append(waits, Wait{Service: dep, Condition: c, Required: cond.Required})
 	}
-	return needs, waits
+	return needs, secrets, deps, waits
 }
 
 // recreateReason says why an existing container no longer fits, or "".

@@ -7,6 +7,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -141,6 +142,9 @@ func planText(p *Plan) string {
 		if len(a.Needs) > 0 {
 			b.WriteString("needs " + a.ID + ": " + strings.Join(a.Needs, ", ") + "\n")
 		}
+		if len(a.StartNeeds) > 0 {
+			b.WriteString("starts after " + a.ID + ": " + strings.Join(a.StartNeeds, ", ") + "\n")
+		}
 	}
 	return b.String()
 }
@@ -268,5 +272,38 @@ services:
 	_, err := NewDesired(p, nil)
 	if err == nil || !strings.Contains(err.Error(), "dependency cycle: a -> b -> a") {
 		t.Fatalf("want a cycle error, got %v", err)
+	}
+}
+
+// TestCreateEdges checks a cold up's dependency edges: a new container is
+// created once its image, networks, volumes and dependencies are there,
+// while its secrets are kept; only its start waits for those.
+func TestCreateEdges(t *testing.T) {
+	d := testDesired(t, testStack, "package main")
+	empty := &Observed{Engine: newEngine, Networks: map[string]ObservedNetwork{}, Volumes: map[string]ObservedVolume{}, Images: map[string]ObservedImage{}}
+	p := reconcile(d, empty, fixedSecrets(d, OpGenerate), Options{})
+	tests := []struct {
+		id                string
+		needs, startNeeds []string
+	}{
+		{"container:cache", []string{"image:redis:7-alpine", "network:internal"}, nil},
+		{"container:db", []string{"image:mysql:8.4", "network:internal", "volume:db-data"}, []string{"secret:db_root"}},
+		{"container:api", []string{"image:demo-api:latest", "network:internal", "network:public", "container:cache", "container:db"}, []string{"secret:jwt"}},
+	}
+	for _, tt := range tests {
+		a, ok := p.Action(tt.id)
+		if !ok {
+			t.Fatalf("no action %s", tt.id)
+		}
+		if !slices.Equal(a.Needs, tt.needs) || !slices.Equal(a.StartNeeds, tt.startNeeds) {
+			t.Errorf("%s: needs %v, start needs %v; want %v, %v", tt.id, a.Needs, a.StartNeeds, tt.needs, tt.startNeeds)
+		}
+	}
+	// A recreate stops a running container: all of it waits, as before.
+	o := upToDate(d, fixedSecrets(d, ""), newEngine)
+	p = reconcile(testDesired(t, strings.Replace(testStack, "MODE: prod", "MODE: debug", 1), "package main"), o, fixedSecrets(d, ""), Options{ForceRecreate: true})
+	a, _ := p.Action("container:api")
+	if want := []string{"container:cache", "container:db"}; a.Op != OpRecreate || !slices.Equal(a.Needs, want) || a.StartNeeds != nil {
+		t.Errorf("recreate api: %s needs %v, start needs %v; want recreate needs %v", a.Op, a.Needs, a.StartNeeds, want)
 	}
 }
