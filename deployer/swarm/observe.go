@@ -67,9 +67,8 @@ func (s ObservedService) Running() []ObservedTask {
 }
 
 // ObserveServices lists the project's services, by name, each with its
-// tasks. Services without the project's label are not listed. A health
-// check's verdict is not in a task's status: a task whose container has a
-// health check stays starting until it passes, and fails if it does not.
+// tasks. Services without the project's label are not listed. The swarm
+// API gives no health verdict per task: that is for the nodes' engines.
 func ObserveServices(ctx context.Context, r ServiceReader, project string) ([]ObservedService, error) {
 	list, err := r.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelProject+"="+project))})
 	if err != nil {
