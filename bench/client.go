@@ -190,6 +190,23 @@ func (a API) WaitReady(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
+// Operator returns a client of the API container's own port on the
+// service network, where /readyz and /metrics answer: the edge keeps them
+// from the published port. The host dials that address only when `ip
+// route get` names a local bridge.
+func (p *Project) Operator(ctx context.Context) (API, error) {
+	cs, err := p.Containers(ctx)
+	if err != nil {
+		return API{}, err
+	}
+	netName := p.Name + "_service-network"
+	addr := cs["api"].Networks[netName]
+	if !routeStaysHere(ctx, addr) {
+		return API{}, fmt.Errorf("the api container's address %q on %s is not on a local bridge (`ip route get`): not dialled", addr, netName)
+	}
+	return API{Base: "http://" + addr + ":5003", Logs: func(ctx context.Context) (string, error) { return p.Logs(ctx, "api") }}, nil
+}
+
 // API returns a client of the project's published API.
 func (p *Project) API() API {
 	return API{Base: p.URL(), Logs: func(ctx context.Context) (string, error) { return p.Logs(ctx, "api") }}

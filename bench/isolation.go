@@ -161,7 +161,11 @@ func (h *Harness) isolation(ctx context.Context, p *Project) (*Table, error) {
 	add("a container on "+public+" (control)", "api "+apiAddr, true, got[apiAddr])
 	ctl := net.JoinHostPort(cs["mysql"].Networks[internal], "3306")
 	add("redis (control: inside the internal network)", "mysql "+ctl, true, tcpFrom(ctx, cs["redis"].ID, []string{ctl})[ctl])
-	r, err := p.API().Do(ctx, "GET", "/readyz", "", nil)
+	op, err := p.Operator(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := op.Do(ctx, "GET", "/readyz", "", nil)
 	add("api (control: on both networks, /readyz)", "mysql and redis", true, err == nil && r.Status == 200)
 
 	// Inside -> out: a listener on every host bridge address.

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ type ProbeSpec struct {
 	Pace      time.Duration // pause between a worker's requests
 	KeepAlive bool          // reuse connections (false: a new TCP connection per request)
 	Keep      bool          // keep every sample (else only failures and counts)
+	Base      string        // another base URL than StartProbes' (e.g. the API's own port)
 }
 
 // Sample is one request of a probe.
@@ -75,7 +77,7 @@ func StartProbes(ctx context.Context, base string, specs ...ProbeSpec) *Prober {
 				defer p.wg.Done()
 				defer tr.CloseIdleConnections()
 				for ctx.Err() == nil {
-					s := probeOnce(ctx, c, base, spec)
+					s := probeOnce(ctx, c, cmp.Or(spec.Base, base), spec)
 					if ctx.Err() != nil && s.Err != "" {
 						return // cancelled mid-request: not a sample
 					}

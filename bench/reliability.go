@@ -96,7 +96,7 @@ func (h *Harness) Reliability(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	api := p.API()
-	if err := api.WaitReady(ctx, 2*time.Minute); err != nil {
+	if err := waitOperatorReady(ctx, p); err != nil {
 		return nil, err
 	}
 	rep := &Report{Title: "swdeploy reliability report"}
@@ -144,7 +144,7 @@ func (h *Harness) Reliability(ctx context.Context) (*Report, error) {
 	// 2. Faults under load, with the data checks of 4.
 	h.logf("reliability: faults")
 	s2 := rep.Section("2. Faults under load")
-	s2.Text = append(s2.Text, "While 4 clients read `GET /films/v1/` (authenticated: the revocation check needs Redis) as fast as they can and probes ask `GET /users/v1/{id}` (needs MySQL) and `GET /readyz` every 50 ms, "+
+	s2.Text = append(s2.Text, "While 4 clients read `GET /films/v1/` (authenticated: the revocation check needs Redis) as fast as they can and probes ask `GET /users/v1/{id}` (needs MySQL) and `GET /readyz` (at the API container's own port: the edge does not forward it) every 50 ms, "+
 		"a fault is injected: `docker restart` of the MySQL container, `docker restart` of the Redis container, and SIGKILL to the API container's process "+
 		"(sent from the host to the container's main process: `docker kill` would mark the container as stopped by hand, and Docker would not restart it). "+
 		"Recovery: from the fault until the first success after the last failed request of any probe. A hang would show as a request near the clients' 10 s timeout.")
@@ -201,7 +201,7 @@ func (h *Harness) Reliability(ctx context.Context) (*Report, error) {
 		return nil, fmt.Errorf("up after down: %w\n%s", err, out)
 	}
 	h.logf("down %.1fs, up %.1fs", dd.Seconds(), du.Seconds())
-	if err := api.WaitReady(ctx, 2*time.Minute); err != nil {
+	if err := waitOperatorReady(ctx, p); err != nil {
 		return nil, err
 	}
 	c := h.check(ctx, api, ds)
@@ -235,6 +235,16 @@ func (h *Harness) Reliability(ctx context.Context) (*Report, error) {
 	return rep, nil
 }
 
+// waitOperatorReady waits for /readyz on the API's own port (the edge does
+// not forward it).
+func waitOperatorReady(ctx context.Context, p *Project) error {
+	op, err := p.Operator(ctx)
+	if err != nil {
+		return err
+	}
+	return op.WaitReady(ctx, 2*time.Minute)
+}
+
 func yesNo(b bool) string {
 	if b {
 		return "yes"
@@ -257,10 +267,14 @@ func (h *Harness) fault(ctx context.Context, p *Project, api API, ds *dataSet, s
 		return nil, "", fmt.Errorf("no %s container", service)
 	}
 	tok := ds.live.Access
+	op, err := p.Operator(ctx)
+	if err != nil {
+		return nil, "", err
+	}
 	pr := StartProbes(ctx, p.URL(),
 		ProbeSpec{Name: "load: GET /films/v1/ (4 clients)", Path: "/films/v1/", Token: tok, Workers: 4, KeepAlive: true},
 		ProbeSpec{Name: fmt.Sprintf("GET /users/v1/%d", ds.live.ID), Path: fmt.Sprintf("/users/v1/%d", ds.live.ID), Token: tok, Pace: 50 * time.Millisecond, KeepAlive: true, Keep: true},
-		ProbeSpec{Name: "GET /readyz", Path: "/readyz", Pace: 50 * time.Millisecond, KeepAlive: true, Keep: true})
+		ProbeSpec{Name: "GET /readyz", Path: "/readyz", Pace: 50 * time.Millisecond, KeepAlive: true, Keep: true, Base: op.Base})
 	time.Sleep(2 * time.Second)
 	t0 := time.Now()
 	if err := inject(ctx, c); err != nil {

@@ -85,7 +85,7 @@ func (x *executor) run(ctx context.Context, a Action) error {
 	}
 	for _, w := range a.Waits {
 		emit(x.rep, on.waiting(w.Service, w.Condition))
-		if err := x.waitFor(ctx, w); err != nil {
+		if err := x.waitFor(ctx, w, true); err != nil {
 			return fail(err)
 		}
 		x.reportMet(w)
@@ -390,7 +390,7 @@ func (x *executor) waitReady(ctx context.Context, a Action) error {
 	}
 	on := Event{Kind: KindContainer, Name: a.Name}
 	emit(x.rep, on.waiting("", cond))
-	if err := x.waitFor(ctx, Wait{Service: a.Service, Condition: cond, Required: true}); err != nil {
+	if err := x.waitFor(ctx, Wait{Service: a.Service, Condition: cond, Required: true}, false); err != nil {
 		return err
 	}
 	emit(x.rep, on.health(map[string]string{"service_healthy": "healthy", "service_started": "running"}[cond]))

@@ -22,12 +22,13 @@ import (
 const pollInterval = 250 * time.Millisecond
 
 // waitID blocks until one container meets the condition, can no longer
-// meet it, or the wait times out.
+// meet it, or the wait times out. Only the engine's own health counts: a
+// replacement's old container is stopped on it, and `status` shows it.
 func (x *executor) waitID(ctx context.Context, id, service, cond string) error {
 	ctx, cancel := context.WithTimeout(ctx, x.opts.WaitTimeout)
 	defer cancel()
 	w := Wait{Service: service, Condition: cond, Required: true}
-	p := &probe{eng: x.eng}
+	p := &probe{eng: x.eng, off: true}
 	for {
 		ok, err := x.check(ctx, id, w, p)
 		if err == nil && !ok {
@@ -43,12 +44,15 @@ func (x *executor) waitID(ctx context.Context, id, service, cond string) error {
 }
 
 // waitFor blocks until the service's container meets the condition, the
-// container can no longer meet it, or the wait times out.
-func (x *executor) waitFor(ctx context.Context, w Wait) error {
+// container can no longer meet it, or the wait times out. A dependency gate
+// (gate true) may open on swdeploy's own probe of the healthcheck; the wait
+// that ends `up` counts only the engine's health, so that `status` right
+// after `up` agrees with it.
+func (x *executor) waitFor(ctx context.Context, w Wait, gate bool) error {
 	ctx, cancel := context.WithTimeout(ctx, x.opts.WaitTimeout)
 	defer cancel()
 	project := x.plan.desired.Project.Name
-	p := &probe{eng: x.eng}
+	p := &probe{eng: x.eng, off: !gate}
 	for {
 		id, err := serviceContainer(ctx, x.eng, project, w.Service)
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -107,6 +111,9 @@ func (x *executor) check(ctx context.Context, id string, w Wait, p *probe) (bool
 		}
 		// starting: the engine has not run a check that passed yet; ours
 		// may have, on this very container
+		if p.off {
+			return false, nil
+		}
 		if p.passed == c.ID {
 			return true, nil
 		}
@@ -201,6 +208,7 @@ func serviceContainer(ctx context.Context, eng Engine, project, service string) 
 // healthy for the wait only; one that fails or times out counts for
 // nothing, and the engine's verdict stands either way.
 type probe struct {
+	off    bool // only the engine's own health counts
 	eng    Engine
 	id     string      // the container probed
 	result <-chan bool // of the probe in flight; nil when none

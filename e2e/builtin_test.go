@@ -24,8 +24,8 @@ func TestBuiltinStack(t *testing.T) {
 		t.Fatalf("outside a checkout: want the built-in stack, got %.80q", builtin)
 	}
 	d.must("up")
-	if code, body := call(t, "GET", d.url("/readyz"), "", nil); code != 200 {
-		t.Fatalf("readyz: %d %v", code, body)
+	if line := d.readyz(); !ready(line) {
+		t.Fatalf("readyz: %s", line)
 	}
 	// The built-in context is the same tree as the checkout: same digest,
 	// so the image one built serves the other without a rebuild.

@@ -230,6 +230,9 @@ func (d *deployment) containers() map[string]string {
 	}
 	out := map[string]string{}
 	for _, c := range cs {
+		if c.Labels["com.docker.compose.service"] == "" {
+			continue // the kept-state holder or the lock: not a service's
+		}
 		insp, err := engine.ContainerInspect(ctx, c.ID)
 		if err != nil {
 			d.t.Fatal(err)
@@ -238,6 +241,24 @@ func (d *deployment) containers() map[string]string {
 	}
 	return out
 }
+
+// readyz asks the API's /readyz from a throw-away container on the
+// service network (the edge does not forward /readyz from the published
+// port, and the host dials no container address), and returns the status
+// line.
+func (d *deployment) readyz() string {
+	d.t.Helper()
+	script := `exec 3<>/dev/tcp/starwars-api/5003 && printf 'GET /readyz HTTP/1.0\r\nHost: starwars-api\r\n\r\n' >&3 && head -n 1 <&3`
+	out, err := exec.Command("docker", "run", "--rm", "--network", d.project+"_service-network", "--entrypoint", "bash",
+		"swdeploy-offline/mysql:8.4", "-c", script).CombinedOutput()
+	if err != nil {
+		d.t.Fatalf("readyz from the service network: %v %s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// ready says whether readyz answered 200.
+func ready(statusLine string) bool { return strings.Contains(statusLine, " 200 ") }
 
 func (d *deployment) url(path string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d%s", d.port, path)

@@ -66,7 +66,7 @@ func TestSafeChanges(t *testing.T) {
 		if after := d.containers(); after["api"] != before["api"] {
 			t.Fatalf("the old api container was replaced: %v -> %v", before["api"], after["api"])
 		}
-		if code, _ := call(t, "GET", d.url("/readyz"), "", nil); code != 200 {
+		if code, _ := call(t, "GET", d.url("/healthz"), "", nil); code != 200 {
 			t.Fatalf("old api not serving after rollback: %d", code)
 		}
 		if leftovers := projectContainers(t, d); len(leftovers) != 6 {

@@ -239,8 +239,7 @@ func checkIsolation(t *testing.T, d *deployment) {
 	if got := l.Accepted(); got != controlHits {
 		t.Errorf("the listener accepted %d connection(s) from the internal network", got-controlHits)
 	}
-	code, body := call(t, "GET", d.url("/readyz"), "", nil)
-	if code != 200 {
-		t.Errorf("api cannot reach mysql and redis: readyz %d %v", code, body)
+	if line := d.readyz(); !ready(line) {
+		t.Errorf("api cannot reach mysql and redis: readyz %s", line)
 	}
 }
