@@ -137,6 +137,10 @@ func newEnvLogging(t testing.TB, sink io.Writer) *env {
 	e.past, _ = auth.NewTokens(auth.TokensConfig{Issuer: "starwars-api", Keys: testKeys,
 		Now: func() time.Time { return time.Now().Add(-48 * time.Hour) }})
 	revocations := redis.NewRevocations(rdb, prefix)
+	// As the server runs: checks answered from memory once Redis tracks them.
+	trackCtx, stopTracking := context.WithCancel(context.Background())
+	t.Cleanup(stopTracking)
+	revocations.Track(trackCtx, redis.Options{Addr: testenv.RedisAddr(), DB: testenv.RedisDB})
 	if sink == nil {
 		sink = e.logs
 	}

@@ -4,11 +4,15 @@ package redis
 
 import (
 	"errors"
-	"syscall"
+	"net"
 )
 
-// canReadNow says readNow works here.
+// canReadNow says readNow works here: not here, so revocations are
+// always asked of Redis.
 const canReadNow = false
 
-// readNow is not available here: revocations are always asked of Redis.
-func readNow(syscall.RawConn, []byte) (int, error) { return 0, errors.ErrUnsupported }
+type nowReader struct{}
+
+func newNowReader(*net.TCPConn) (*nowReader, error) { return nil, errors.ErrUnsupported }
+
+func (*nowReader) readNow([]byte) (int, error) { return 0, errors.ErrUnsupported }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -29,8 +28,9 @@ type tracker struct {
 
 	mu    sync.Mutex
 	conn  *net.TCPConn // nil while not tracking
-	raw   syscall.RawConn
+	raw   *nowReader
 	in    []byte // read from conn, not parsed yet
+	rbuf  []byte // scratch for reads
 	vals  map[string]kept
 	seq   uint64    // moves on each invalidation, so that stores racing one are dropped
 	alive time.Time // when Redis last answered a PING on conn
@@ -142,14 +142,13 @@ func (t *tracker) syncLocked() bool {
 // readLocked reads what is waiting on conn, without waiting, and applies
 // every complete message.
 func (t *tracker) readLocked() error {
-	var buf [4096]byte
 	for {
-		n, err := readNow(t.raw, buf[:])
+		n, err := t.raw.readNow(t.rbuf)
 		if err != nil {
 			return err
 		}
-		t.in = append(t.in, buf[:n]...)
-		if n < len(buf) {
+		t.in = append(t.in, t.rbuf[:n]...)
+		if n < len(t.rbuf) {
 			break
 		}
 	}
@@ -239,7 +238,7 @@ func (t *tracker) connect(ctx context.Context) error {
 		}
 	}
 	_ = conn.SetDeadline(time.Time{})
-	raw, err := conn.SyscallConn()
+	raw, err := newNowReader(conn)
 	if err != nil {
 		conn.Close()
 		return err
@@ -248,6 +247,9 @@ func (t *tracker) connect(ctx context.Context) error {
 	defer t.mu.Unlock()
 	t.dropLocked()
 	t.conn, t.raw, t.in, t.alive = conn, raw, in, t.now()
+	if t.rbuf == nil {
+		t.rbuf = make([]byte, 4096)
+	}
 	return nil
 }
 
