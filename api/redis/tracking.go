@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,10 @@ type tracker struct {
 	opts   Options
 	prefix string
 	now    func() time.Time
+
+	// reads counts the reads of conn begun; a lookup that finds one began
+	// after it arrived needs no read of its own.
+	reads atomic.Uint64
 
 	mu    sync.Mutex
 	conn  *net.TCPConn // nil while not tracking
@@ -86,9 +91,10 @@ func (t *tracker) run(ctx context.Context, every time.Duration) {
 // lookup answers keys from memory when every one is kept and the
 // connection is sound. seq is to be handed to store after a miss.
 func (t *tracker) lookup(keys []string, vals []any) (seq uint64, hit bool) {
+	arrived := t.reads.Load()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.syncLocked() {
+	if !t.syncLocked(arrived) {
 		return t.seq, false
 	}
 	for i, k := range keys {
@@ -107,9 +113,10 @@ func (t *tracker) lookup(keys []string, vals []any) (seq uint64, hit bool) {
 // store keeps values read from Redis (MGET's answer for keys), unless an
 // invalidation came since lookup returned seq: the values may predate it.
 func (t *tracker) store(seq uint64, keys []string, vals []any) {
+	arrived := t.reads.Load()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.syncLocked() || t.seq != seq {
+	if !t.syncLocked(arrived) || t.seq != seq {
 		return
 	}
 	if len(t.vals)+len(keys) > trackedKeys {
@@ -127,10 +134,15 @@ func (t *tracker) store(seq uint64, keys []string, vals []any) {
 }
 
 // syncLocked applies what Redis has sent and reports whether memory may
-// be trusted.
-func (t *tracker) syncLocked() bool {
+// be trusted. A read begun after the caller arrived (reads moved past
+// arrived) took all that had come by then: under load, one read serves
+// the lookups queued behind it.
+func (t *tracker) syncLocked(arrived uint64) bool {
 	if t.conn == nil {
 		return false
+	}
+	if t.reads.Load() != arrived {
+		return t.now().Sub(t.alive) < trackQuiet
 	}
 	if err := t.readLocked(); err != nil {
 		t.dropLocked()
@@ -142,6 +154,7 @@ func (t *tracker) syncLocked() bool {
 // readLocked reads what is waiting on conn, without waiting, and applies
 // every complete message.
 func (t *tracker) readLocked() error {
+	t.reads.Add(1)
 	for {
 		n, err := t.raw.readNow(t.rbuf)
 		if err != nil {
