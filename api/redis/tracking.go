@@ -141,14 +141,14 @@ func (t *tracker) syncLocked(arrived uint64) bool {
 	if t.conn == nil {
 		return false
 	}
-	if t.reads.Load() != arrived {
-		return t.now().Sub(t.alive) < trackQuiet
+	if t.reads.Load() == arrived {
+		if err := t.readLocked(); err != nil {
+			t.dropLocked()
+			return false
+		}
 	}
-	if err := t.readLocked(); err != nil {
-		t.dropLocked()
-		return false
-	}
-	return t.now().Sub(t.alive) < trackQuiet
+	// Part of a message read (an invalidation, maybe) is not applied yet.
+	return len(t.in) == 0 && t.now().Sub(t.alive) < trackQuiet
 }
 
 // readLocked reads what is waiting on conn, without waiting, and applies
