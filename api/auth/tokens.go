@@ -33,6 +33,8 @@ type Tokens struct {
 	now     func() time.Time
 	parser  *jwt.Parser // full validation
 	lenient *jwt.Parser // signature and algorithm only; claims are checked by hand
+	// seen remembers access tokens that Parse accepted.
+	seen verified
 }
 
 var _ api.Tokens = (*Tokens)(nil)
@@ -183,9 +185,25 @@ func (t *Tokens) Issue(c api.Claims) (string, api.Claims, error) {
 	return s, c, nil
 }
 
-// Parse checks a token of type typ, expiry included.
+// Parse checks a token of type typ, expiry included. An access token
+// accepted before is only checked for expiry again: it is presented on
+// every request.
 func (t *Tokens) Parse(typ api.TokenType, token string) (api.Claims, error) {
-	return t.parse(t.parser, typ, token)
+	if typ != api.TokenAccess {
+		return t.parse(t.parser, typ, token)
+	}
+	if c, ok := t.seen.get(token); ok {
+		if t.now().Before(c.ExpiresAt) {
+			return c, nil
+		}
+		t.seen.remove(token)
+		return api.Claims{}, &api.Error{Code: api.CodeTokenExpired, Message: "parse access token", Err: jwt.ErrTokenExpired}
+	}
+	c, err := t.parse(t.parser, typ, token)
+	if err == nil {
+		t.seen.put(token, c, t.now())
+	}
+	return c, err
 }
 
 // ParseExpired checks a token of type typ but accepts it past its expiry.

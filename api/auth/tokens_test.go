@@ -343,3 +343,48 @@ func FuzzParseToken(f *testing.F) {
 		_, _ = tk.ParseExpired(api.TokenRefresh, s)
 	})
 }
+
+// An access token is presented on every request: once accepted, it is
+// checked again by a lookup, without decoding (no allocation), until it
+// expires.
+func TestParseRemembersAcceptedAccessTokens(t *testing.T) {
+	now := time.Now()
+	tk := newTestTokens(t, func() time.Time { return now })
+	s, issued, err := tk.Issue(inSession(api.Claims{Type: api.TokenAccess, UserID: 7, Role: api.RoleBasic}, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := tk.Parse(api.TokenAccess, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		c, err := tk.Parse(api.TokenAccess, s)
+		if err != nil || c != first {
+			t.Fatalf("again: %+v, %v", c, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("an accepted token parsed again allocates %v times", allocs)
+	}
+	// Remembered as an access token only.
+	if _, err := tk.Parse(api.TokenRefresh, s); api.ErrorCode(err) != api.CodeTokenInvalid {
+		t.Errorf("access token taken as refresh: %v", err)
+	}
+	// Expiry is checked on every use.
+	now = issued.ExpiresAt
+	if _, err := tk.Parse(api.TokenAccess, s); api.ErrorCode(err) != api.CodeTokenExpired {
+		t.Errorf("at exp: %v", err)
+	}
+	now = issued.ExpiresAt.Add(-time.Second)
+	if _, err := tk.Parse(api.TokenAccess, s); err != nil {
+		t.Errorf("before exp, once more: %v", err)
+	}
+	// A token refused is refused again, in full.
+	bad := s[:len(s)-2] + "xx"
+	for range 2 {
+		if _, err := tk.Parse(api.TokenAccess, bad); api.ErrorCode(err) != api.CodeTokenInvalid {
+			t.Errorf("bad signature: %v", err)
+		}
+	}
+}

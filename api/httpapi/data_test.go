@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -82,5 +83,19 @@ func TestDataRoutes(t *testing.T) {
 	}
 	if r := e.do(req{method: "GET", path: "/films/v1/", token: s.access}); r.header.Get("Content-Type") != "application/json" {
 		t.Errorf("content type %q", r.header.Get("Content-Type"))
+	}
+}
+
+// A large answer goes with its length, not chunked: fewer writes, and
+// the client knows the size up front.
+func TestLargeAnswerHasContentLength(t *testing.T) {
+	e := newEnv(t)
+	s := e.user("reader")
+	r := e.do(req{method: "GET", path: "/films/v1/large", token: s.access})
+	if r.status != 200 || string(r.raw) != string(largeFilmJSON) {
+		t.Fatalf("status %d, %d bytes", r.status, len(r.raw))
+	}
+	if got := r.header.Get("Content-Length"); got != strconv.Itoa(len(largeFilmJSON)) {
+		t.Errorf("Content-Length %q, want %d", got, len(largeFilmJSON))
 	}
 }

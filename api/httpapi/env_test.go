@@ -163,6 +163,10 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As the server runs: checks answered from memory once Redis tracks them.
+	trackCtx, stopTracking := context.WithCancel(context.Background())
+	t.Cleanup(stopTracking)
+	revocations.Track(trackCtx, redis.Options{Addr: testenv.RedisAddr(), DB: testenv.RedisDB})
 	if sink == nil {
 		sink = e.logs
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,8 @@ var (
 	peopleJSON = []byte(`{"results":[{"name":"Luke Skywalker"}],"count":1}`)
 	filmJSON   = []byte(`{"title":"A New Hope","episode_id":4}`)
 	filmsJSON  = []byte(`{"results":[{"title":"A New Hope","episode_id":4}],"count":1}`)
+	// largeFilmJSON is as large as the real film list (18 KB).
+	largeFilmJSON = []byte(`{"title":"A New Hope","opening_crawl":"` + strings.Repeat("It is a period of civil war. ", 640) + `"}`)
 )
 
 func (f *fakeStarWars) record(id string, q url.Values) {
@@ -84,6 +87,9 @@ func (f *fakeStarWars) Film(_ context.Context, id string, q url.Values) ([]byte,
 	f.record(id, q)
 	if err := failure(id); err != nil {
 		return nil, err
+	}
+	if id == "large" {
+		return largeFilmJSON, nil
 	}
 	return filmJSON, nil
 }

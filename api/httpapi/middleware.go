@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -26,15 +28,16 @@ type ctxKey int
 
 const (
 	infoKey ctxKey = iota
-	claimsKey
 	userKey
 )
 
 // requestInfo travels with a request so that handlers can hand their error
-// to the one log line the request gets.
+// to the one log line the request gets. authenticate puts the token's
+// claims here too: one context value per request, not one per middleware.
 type requestInfo struct {
-	id  string
-	err error
+	id     string
+	err    error
+	claims api.Claims
 }
 
 func infoFrom(ctx context.Context) *requestInfo {
@@ -90,11 +93,30 @@ func validRequestID(s string) bool {
 	return true
 }
 
-func newRequestID() string {
+// requestIDs count from a random start, so that ids are unique in a
+// process and unlikely to repeat across processes without reading the
+// system's randomness on every request.
+var requestIDs atomic.Uint64
+
+func init() {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
+	requestIDs.Store(binary.LittleEndian.Uint64(b[:]))
+}
+
+// newRequestID returns 16 hex digits.
+func newRequestID() string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], requestIDs.Add(1))
 	return hex.EncodeToString(b[:])
 }
+
+// Header values set on every response, shared so that setting them does
+// not allocate; nothing changes a header's values in place.
+var (
+	nosniff  = []string{"nosniff"}
+	jsonType = []string{"application/json"}
+)
 
 // observe gives the request an id, recovers from panics, and afterwards
 // writes one JSON log line and the request metrics, by route pattern.
@@ -107,8 +129,9 @@ func (s *server) observe(next http.Handler) http.Handler {
 		}
 		info := &requestInfo{id: id}
 		r = r.WithContext(context.WithValue(r.Context(), infoKey, info))
-		w.Header().Set("X-Request-Id", id)
-		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h := w.Header()
+		h.Set("X-Request-Id", id)
+		h["X-Content-Type-Options"] = nosniff
 		sw := &statusWriter{ResponseWriter: w}
 
 		func() {
@@ -142,6 +165,9 @@ func (s *server) observe(next http.Handler) http.Handler {
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
+		}
+		if !s.log.Enabled(r.Context(), level) {
+			return
 		}
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
@@ -235,7 +261,8 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey, c)))
+		infoFrom(r.Context()).claims = c
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -243,7 +270,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 // so that role checks see the user as stored now.
 func (s *server) principal(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, _ := r.Context().Value(claimsKey).(api.Claims)
+		c := claimsFrom(r.Context())
 		u, err := s.accounts.Principal(r.Context(), c)
 		if err != nil {
 			writeError(w, r, err)
@@ -254,8 +281,10 @@ func (s *server) principal(next http.Handler) http.Handler {
 }
 
 func claimsFrom(ctx context.Context) api.Claims {
-	c, _ := ctx.Value(claimsKey).(api.Claims)
-	return c
+	if info := infoFrom(ctx); info != nil {
+		return info.claims
+	}
+	return api.Claims{}
 }
 
 func userFrom(ctx context.Context) api.User {

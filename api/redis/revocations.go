@@ -25,6 +25,7 @@ type Revocations struct {
 	rdb    goredis.UniversalClient
 	prefix string
 	now    func() time.Time
+	mem    *tracker // nil: every check asks Redis
 }
 
 var _ api.Revocations = (*Revocations)(nil)
@@ -103,17 +104,42 @@ func (r *Revocations) RevokeFamily(ctx context.Context, family string, end time.
 	return nil
 }
 
+// Track keeps the entries that Revoked reads in memory, as long as Redis
+// can tell this instance when any of them changes (see tracker), until ctx
+// ends. o is the Redis server of rdb. Call it before the first Revoked.
+func (r *Revocations) Track(ctx context.Context, o Options) {
+	r.mem = newTracker(o, r.prefix)
+	go r.mem.run(ctx, trackPing)
+}
+
 // Revoked reports whether c is revoked by id, by its user's cut-off or by
-// its session family, in one round trip.
+// its session family: from memory when tracked, else in one round trip.
 func (r *Revocations) Revoked(ctx context.Context, c api.Claims) (bool, error) {
-	keys := []string{r.jtiKey(c.ID), r.userKey(c.UserID)}
+	var buf [3]string
+	keys := append(buf[:0], r.jtiKey(c.ID), r.userKey(c.UserID))
 	if c.Family != "" {
 		keys = append(keys, r.familyKey(c.Family))
+	}
+	var seq uint64
+	if r.mem != nil {
+		var vals [3]any
+		var hit bool
+		if seq, hit = r.mem.lookup(keys, vals[:len(keys)]); hit {
+			return r.decide(c, vals[:len(keys)])
+		}
 	}
 	vals, err := r.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
 		return false, unavailable("check revocation", err)
 	}
+	if r.mem != nil {
+		r.mem.store(seq, keys, vals)
+	}
+	return r.decide(c, vals)
+}
+
+// decide answers Revoked from the values of its keys, as MGET gives them.
+func (r *Revocations) decide(c api.Claims, vals []any) (bool, error) {
 	if vals[0] != nil || (len(vals) > 2 && vals[2] != nil) {
 		return true, nil
 	}

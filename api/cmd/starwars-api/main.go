@@ -109,7 +109,8 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger, ln net.Lis
 		return err
 	}
 
-	rdb, err := redis.Connect(waitCtx, redis.Options{Addr: cfg.Redis.Addr(), Password: cfg.Redis.Password.Reveal(), DB: cfg.Redis.DB})
+	redisOpts := redis.Options{Addr: cfg.Redis.Addr(), Password: cfg.Redis.Password.Reveal(), DB: cfg.Redis.DB}
+	rdb, err := redis.Connect(waitCtx, redisOpts)
 	if err != nil {
 		return err
 	}
@@ -129,6 +130,8 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger, ln net.Lis
 		return fmt.Errorf("tokens: %w", err)
 	}
 	revocations := redis.NewRevocations(rdb, cfg.Redis.Prefix+"revoked:")
+	// Checks answered from memory, kept current by Redis (client tracking).
+	revocations.Track(ctx, redisOpts)
 
 	var mailer api.Mailer = mail.Log{Logger: logger}
 	if cfg.SMTP.Host != "" {
