@@ -208,20 +208,7 @@ func TestServerBinary(t *testing.T) {
 	})
 
 	// Ready within a while: migrations, admin, listener.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not ready: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitReady(t, base)
 
 	// The healthcheck subcommand, as a container runs it.
 	hc := exec.Command(os.Args[0], "-test.run=^$")
@@ -333,6 +320,25 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// waitReady polls /readyz until it answers 200, for at most 30 s.
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestCacheRedisDown runs the server with a cache Redis of its own that
 // does not answer: it starts, is ready (the cache is not a dependency of
 // /readyz), serves from the upstream, counts the cache's failures, and
@@ -370,20 +376,7 @@ func TestCacheRedisDown(t *testing.T) {
 		}
 	})
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready with the cache Redis down: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitReady(t, base) // the cache Redis is not a dependency of /readyz
 	token := login(t, base, "admin@starwars.local", "Admin-pass1")
 	req, _ := http.NewRequest("GET", base+"/films/v1/1", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
