@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os/exec"
@@ -176,7 +177,18 @@ func (h *Harness) compareRun(ctx context.Context, tool Tool, run int, r *compare
 		ProbeSpec{Name: "healthz", Path: "/healthz", Pace: 5 * time.Millisecond},
 		ProbeSpec{Name: "read", Path: "/films/v1/", Token: token, Pace: 5 * time.Millisecond})
 	time.Sleep(time.Second)
-	d, _, err := p.UpHealthy(ctx)
+	start := time.Now()
+	d, out, err := p.UpHealthy(ctx)
+	upFailed := ""
+	if err != nil && p.Tool != ToolSwdeploy {
+		// `docker compose up --wait` exits 1 when a container turns
+		// unhealthy while the API is replaced (the edge then has no
+		// backend): an outcome of the rollout to report, as long as the
+		// stack gets healthy again.
+		if werr := p.WaitHealthy(ctx, 5*time.Minute); werr == nil {
+			upFailed, err, d = cmp.Or(lastLine(out), err.Error()), nil, time.Since(start)
+		}
+	}
 	time.Sleep(2 * time.Second)
 	samples, counts := pr.Stop()
 	if err != nil {
@@ -191,6 +203,9 @@ func (h *Harness) compareRun(ctx context.Context, tool Tool, run int, r *compare
 		ro.failed[name], _ = failureSummary(samples, name)
 	}
 	_, ro.kinds = failureSummary(samples, "")
+	if upFailed != "" {
+		ro.kinds += "; `up` exited non-zero: " + upFailed
+	}
 	r.rollouts = append(r.rollouts, ro)
 	r.rolloutUp = append(r.rolloutUp, secs(d))
 
@@ -644,4 +659,10 @@ func (h *Harness) containerPasswordHash(ctx context.Context, p *Project, email s
 		return "", fmt.Errorf("%v: %s", err, out)
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// lastLine is the last non-empty line of a command's output.
+func lastLine(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }
