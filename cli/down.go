@@ -33,6 +33,9 @@ the data and the kept secrets) only go with --volumes; built images only with
 			if err != nil {
 				return err
 			}
+			if g.swarm() {
+				return swarmDownRun(ctx, deps, g, o, rep)
+			}
 			defer endProgress(rep)
 			d, eng, err := g.open(ctx, deps)
 			if err != nil {

@@ -25,22 +25,26 @@ func newLogsCmd(deps Deps, g *globalOptions) *cobra.Command {
 					return usage(fmt.Errorf("no such service: %s", s))
 				}
 			}
-			eng, err := g.connect(ctx, deps)
-			if err != nil {
-				return err
-			}
 			o.Services = args
 			width := 0
 			for name := range st.Project.Services {
 				width = max(width, len(name))
 			}
-			return deployer.Logs(ctx, eng, st.Project.Name, o, func(l deployer.LogLine) {
+			print := func(l deployer.LogLine) {
 				if noPrefix {
 					fmt.Fprintln(deps.Streams.Out, l.Text)
 					return
 				}
 				fmt.Fprintf(deps.Streams.Out, "%-*s | %s\n", width, l.Service, l.Text)
-			})
+			}
+			if g.swarm() {
+				return swarmLogsRun(ctx, deps, g, st.Project.Name, o, print)
+			}
+			eng, err := g.connect(ctx, deps)
+			if err != nil {
+				return err
+			}
+			return deployer.Logs(ctx, eng, st.Project.Name, o, print)
 		},
 	}
 	cmd.Flags().BoolVar(&o.Follow, "follow", false, "keep streaming new output (-f after logs)")

@@ -41,6 +41,9 @@ func planRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *planOptions) er
 	if err != nil {
 		return err
 	}
+	if g.swarm() {
+		return swarmPlanRun(ctx, deps, g, o, opts)
+	}
 	d, eng, err := g.open(ctx, deps)
 	if err != nil {
 		return err
@@ -49,6 +52,12 @@ func planRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *planOptions) er
 	if err != nil {
 		return err
 	}
+	return writePlan(deps, p, o)
+}
+
+// writePlan prints a plan as text or JSON; with --detailed-exitcode a
+// plan with changes exits 2.
+func writePlan(deps Deps, p *deployer.Plan, o *planOptions) error {
 	if o.format == "json" {
 		enc := json.NewEncoder(deps.Streams.Out)
 		enc.SetIndent("", "  ")

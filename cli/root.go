@@ -38,6 +38,8 @@ type globalOptions struct {
 	context        string
 	connectTimeout time.Duration
 	progress       string
+	target         string   // engine or swarm
+	nodeHosts      []string // the other swarm nodes' engines
 }
 
 // Main runs swdeploy with args and returns the exit code.
@@ -95,6 +97,9 @@ stack built into the binary.`,
 	f.StringVar(&g.context, "context", "", "docker context to use (default: DOCKER_CONTEXT, then the docker CLI's current context)")
 	f.DurationVar(&g.connectTimeout, "connect-timeout", 10*time.Second, "how long to try reaching the engine")
 	f.StringVar(&g.progress, "progress", "auto", "progress output: auto (live on a terminal, plain otherwise), tty, plain, json or quiet")
+	f.StringVar(&g.target, "target", envOr(deps.Environ, "SWDEPLOY_TARGET", deployer.TargetEngine), "where the stack runs: engine (containers on one engine) or swarm (services on the swarm whose manager -H names) (env SWDEPLOY_TARGET)")
+	f.StringArrayVar(&g.nodeHosts, "node-host", envList(deps.Environ, "SWDEPLOY_NODE_HOSTS"), "with --target swarm: the engine of another node, any address -H takes (repeatable; env SWDEPLOY_NODE_HOSTS, comma-separated)")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.checkTarget() }
 
 	root.AddCommand(
 		newUpCmd(deps, g),
@@ -218,7 +223,7 @@ func Default(embedded fs.FS) Deps {
 // followShorthand lets `logs -f` mean --follow, as in docker compose, while
 // -f before the verb (or anywhere else) names a Compose file.
 func followShorthand(args []string) []string {
-	valued := []string{"-f", "--file", "-p", "--project-name", "--env-file", "--profile", "-H", "--host", "--context", "--connect-timeout", "--progress"}
+	valued := []string{"-f", "--file", "-p", "--project-name", "--env-file", "--profile", "-H", "--host", "--context", "--connect-timeout", "--progress", "--target", "--node-host"}
 	i := 0
 	for i < len(args) && strings.HasPrefix(args[i], "-") {
 		if slices.Contains(valued, args[i]) {
@@ -236,6 +241,27 @@ func followShorthand(args []string) []string {
 		}
 		if out[j] == "-f" {
 			out[j] = "--follow"
+		}
+	}
+	return out
+}
+
+// envOr is an environment variable's value, or def when unset or empty.
+func envOr(environ []string, key, def string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key && v != "" {
+			return v
+		}
+	}
+	return def
+}
+
+// envList is a comma-separated environment variable's items.
+func envList(environ []string, key string) []string {
+	var out []string
+	for _, item := range strings.Split(envOr(environ, key, ""), ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
 		}
 	}
 	return out

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
@@ -22,30 +23,23 @@ one that the next up will generate. Values are shown only with --reveal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			d, eng, err := g.open(ctx, deps)
+			var rows []secretRow
+			var err error
+			if g.swarm() {
+				rows, err = swarmSecretRows(ctx, deps, g)
+			} else {
+				rows, err = engineSecretRows(ctx, deps, g)
+			}
 			if err != nil {
 				return err
 			}
-			p, err := deployer.MakePlan(ctx, eng, d, deps.Secrets, deployer.Options{})
-			if err != nil {
-				return err
-			}
-			type row struct {
-				Name   string `json:"name"`
-				Source string `json:"source"`
-				Env    string `json:"env"`
-				Value  string `json:"value,omitempty"`
-			}
-			var rows []row
-			for _, s := range p.Secrets() {
-				r := row{Name: s.Key, Source: s.Source, Env: deployer.SecretEnvName(s.Key)}
-				if s.Op == deployer.OpGenerate && s.Source == "generated" {
-					r.Source = "not kept yet: up will generate it"
-				}
+			for i := range rows {
 				if reveal {
-					r.Value = string(s.Value)
+					rows[i].Value = string(rows[i].value)
+					if rows[i].value == nil && g.swarm() {
+						rows[i].Value = "(kept in a swarm secret: not readable back)"
+					}
 				}
-				rows = append(rows, r)
 			}
 			if format == "json" {
 				return json.NewEncoder(deps.Streams.Out).Encode(rows)
@@ -70,4 +64,33 @@ one that the next up will generate. Values are shown only with --reveal.`,
 	cmd.Flags().BoolVar(&reveal, "reveal", false, "also print the values")
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
 	return cmd
+}
+
+// secretRow is one line of `secrets`.
+type secretRow struct {
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	Env    string `json:"env"`
+	Value  string `json:"value,omitempty"`
+	value  []byte
+}
+
+func engineSecretRows(ctx context.Context, deps Deps, g *globalOptions) ([]secretRow, error) {
+	d, eng, err := g.open(ctx, deps)
+	if err != nil {
+		return nil, err
+	}
+	p, err := deployer.MakePlan(ctx, eng, d, deps.Secrets, deployer.Options{})
+	if err != nil {
+		return nil, err
+	}
+	var rows []secretRow
+	for _, s := range p.Secrets() {
+		r := secretRow{Name: s.Key, Source: s.Source, Env: deployer.SecretEnvName(s.Key), value: s.Value}
+		if s.Op == deployer.OpGenerate && s.Source == "generated" {
+			r.Source = "not kept yet: up will generate it"
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
 }

@@ -28,6 +28,9 @@ func newStatusCmd(deps Deps, g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if g.swarm() {
+				return swarmStatusRun(ctx, deps, g, st.Project.Name, format)
+			}
 			eng, err := g.connect(ctx, deps)
 			if err != nil {
 				return err
@@ -42,7 +45,7 @@ func newStatusCmd(deps Deps, g *globalOptions) *cobra.Command {
 				}
 				enc := json.NewEncoder(deps.Streams.Out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"schema_version": 1, "project": st.Project.Name, "containers": list})
+				return enc.Encode(map[string]any{"schema_version": 1, "project": st.Project.Name, "target": deployer.TargetEngine, "containers": list})
 			}
 			return writeStatusTable(deps, list, time.Now())
 		},

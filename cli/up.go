@@ -75,6 +75,9 @@ func upRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *upOptions) (err e
 	if err != nil {
 		return err
 	}
+	if g.swarm() {
+		return swarmUpRun(ctx, deps, g, o, rep, opts)
+	}
 	d, eng, err := g.open(ctx, deps)
 	if err != nil {
 		return err

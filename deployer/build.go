@@ -84,3 +84,14 @@ func streamMessages(r io.Reader, on Event, rep Reporter) error {
 		}
 	}
 }
+
+// BuildImage builds a service's image on eng as `up` does: the swarm
+// target builds on the manager's engine.
+func BuildImage(ctx context.Context, eng Engine, project string, svc *Service, action string, rep Reporter) error {
+	return buildImage(ctx, eng, project, svc, action, rep)
+}
+
+// PullImage pulls a reference on eng, reporting progress.
+func PullImage(ctx context.Context, eng Engine, ref, action string, rep Reporter) error {
+	return pullImage(ctx, eng, ref, action, rep)
+}

@@ -19,7 +19,10 @@ const (
 	OpRestart  Op = "restart"
 	OpRemove   Op = "remove"
 	OpGenerate Op = "generate" // a secret swdeploy makes up and keeps
-	OpUpdate   Op = "update"   // a kept secret replaced by the operator's value
+	OpUpdate   Op = "update"   // a kept secret replaced by the operator's value, or a swarm service changed
+	OpPin      Op = "pin"      // a node labelled to hold a stateful service (swarm)
+	OpCopy     Op = "copy"     // an image copied to the nodes that lack it (swarm)
+	OpPush     Op = "push"     // an image pushed to its registry (swarm)
 )
 
 // Kind is the sort of engine object an action works on.
@@ -31,6 +34,8 @@ const (
 	KindVolume    Kind = "volume"
 	KindSecret    Kind = "secret"
 	KindContainer Kind = "container"
+	KindService   Kind = "service" // a swarm service
+	KindNode      Kind = "node"    // a swarm node
 )
 
 // Wait is a depends_on condition to hold before an action may run.
@@ -70,9 +75,14 @@ type Action struct {
 
 // Plan is the ordered difference between a project and an engine.
 type Plan struct {
-	Project  string   `json:"project"`
+	Project string `json:"project"`
+	// Target is where the plan applies: TargetEngine or TargetSwarm.
+	Target   string   `json:"target"`
 	Actions  []Action `json:"actions"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Notes say where things run that the actions do not show: the node a
+	// stateful swarm service is pinned to.
+	Notes []string `json:"notes,omitempty"`
 	// Problems stop `up`: the file asks for something this engine cannot do
 	// or that would need a manual step.
 	Problems []string `json:"problems,omitempty"`
@@ -99,7 +109,14 @@ func (p *Plan) Action(id string) (Action, bool) {
 var opSymbols = map[Op]string{
 	OpBuild: "*", OpPull: "*", OpCreate: "+", OpRecreate: "~", OpStart: ">",
 	OpRestart: "~", OpRemove: "-", OpGenerate: "+", OpUpdate: "~",
+	OpPin: "+", OpCopy: "*", OpPush: "*",
 }
+
+// The targets a plan can be for.
+const (
+	TargetEngine = "engine" // one Docker engine: containers
+	TargetSwarm  = "swarm"  // a swarm through its manager: services
+)
 
 // WriteText prints the plan as terraform-like lines, one per action:
 //
@@ -127,6 +144,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 			}
 			b.WriteString("\n")
 		}
+	}
+	for _, note := range p.Notes {
+		fmt.Fprintf(&b, "note: %s\n", note)
 	}
 	for _, warn := range p.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", warn)

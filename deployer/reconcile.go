@@ -22,7 +22,7 @@ type Options struct {
 // actions that make the engine match the file. It is a pure function: the
 // same inputs give the same plan, so tests can compare whole plans as text.
 func reconcile(d *Desired, o *Observed, secrets map[string]ResolvedSecret, opts Options) *Plan {
-	r := reconciler{d: d, o: o, secrets: secrets, opts: opts, plan: &Plan{Project: d.Project.Name, desired: d, observed: o, secrets: secrets}}
+	r := reconciler{d: d, o: o, secrets: secrets, opts: opts, plan: &Plan{Project: d.Project.Name, Target: TargetEngine, desired: d, observed: o, secrets: secrets}}
 	r.stateActions()
 	r.secretActions()
 	r.imageActions()

@@ -370,3 +370,12 @@ func secretsSummary(secrets map[string]ResolvedSecret) []ResolvedSecret {
 	}
 	return out
 }
+
+// ProvidedSecret is the operator's value of a secret and where it came
+// from, or nil when the operator gives none.
+func ProvidedSecret(s *Secret, src SecretSources) ([]byte, string, error) {
+	return providedSecret(s, src.LookupEnv, src.ReadFile)
+}
+
+// GenerateSecret makes a new random secret value.
+func GenerateSecret(random io.Reader) ([]byte, error) { return generateSecret(random) }

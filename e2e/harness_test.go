@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,8 @@ type deployment struct {
 	dir     string   // where swdeploy runs
 	files   []string // -f arguments
 	env     []string
+	host    string   // where the published port is; empty: 127.0.0.1
+	global  []string // flags before the others (--target swarm -H ...)
 }
 
 // newDeployment returns a deployment of the checkout's stack plus the
@@ -159,7 +162,7 @@ func newDeployment(t *testing.T) *deployment {
 }
 
 func (d *deployment) args(args ...string) []string {
-	out := []string{"-p", d.project, "--env-file", filepath.Join(repoRoot(), "stack", "offline.env")}
+	out := append(slices.Clone(d.global), "-p", d.project, "--env-file", filepath.Join(repoRoot(), "stack", "offline.env"))
 	for _, f := range d.files {
 		out = append(out, "-f", f)
 	}
@@ -169,6 +172,15 @@ func (d *deployment) args(args ...string) []string {
 // swd runs swdeploy and returns its output and exit code.
 func (d *deployment) swd(args ...string) (stdout, stderr string, code int) {
 	d.t.Helper()
+	return d.swdWith(d.global, args...)
+}
+
+// swdWith runs swdeploy with other global flags.
+func (d *deployment) swdWith(global []string, args ...string) (stdout, stderr string, code int) {
+	d.t.Helper()
+	saved := d.global
+	d.global = global
+	defer func() { d.global = saved }()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, d.args(args...)...)
@@ -261,7 +273,11 @@ func (d *deployment) readyz() string {
 func ready(statusLine string) bool { return strings.Contains(statusLine, " 200 ") }
 
 func (d *deployment) url(path string) string {
-	return fmt.Sprintf("http://127.0.0.1:%d%s", d.port, path)
+	host := d.host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return fmt.Sprintf("http://%s:%d%s", host, d.port, path)
 }
 
 func freePort(t *testing.T) int {

@@ -10,8 +10,8 @@
 #   swarm-lab.sh status      the nodes' daemons and the manager's `node ls`
 #   swarm-lab.sh env         export lines: DOCKER_HOST (the manager) and
 #                            SWDEPLOY_NODE_HOSTS (every node, comma-separated)
-#   swarm-lab.sh load IMAGE...   copy images from the host engine into every node
-#                            (the nodes cannot pull)
+#   swarm-lab.sh load [--node NODE] IMAGE...   copy images from the host engine
+#                            into every node, or into NODE only (the nodes cannot pull)
 #   swarm-lab.sh kill NODE   node failure: kill every process of NODE (node3)
 #   swarm-lab.sh start NODE  bring a killed node back; waits until it is Ready
 #                            again (when the manager runs)
@@ -379,11 +379,17 @@ print_env() {
 # load IMAGE...: one `docker save` from the host engine, loaded into every
 # node at once.
 load() {
-	(($#)) || die "usage: swarm-lab.sh load IMAGE..."
+	local only=""
+	if [[ "${1:-}" == --node ]]; then
+		only="$(node_number "${2:-}")"
+		shift 2
+	fi
+	(($#)) || die "usage: swarm-lab.sh load [--node NODE] IMAGE..."
 	local k tar="$STATE/load.tar" failed=0 pids=()
 	[[ -n "$(lab_nodes)" ]] || die "no lab (swarm-lab.sh up N)"
 	docker save -o "$tar" "$@"
 	for k in $(lab_nodes); do
+		[[ -z "$only" || "$k" == "$only" ]] || continue
 		ndocker "$k" load -q -i "$tar" >/dev/null &
 		pids+=($!)
 	done
@@ -392,7 +398,7 @@ load() {
 	done
 	rm -f "$tar"
 	((!failed)) || die "loading $* into a node failed"
-	log "loaded $* into $(lab_nodes | wc -l) nodes"
+	log "loaded $* into ${only:+node$only of }$(lab_nodes | wc -l) nodes"
 }
 
 case "${1:-}" in
@@ -426,5 +432,5 @@ start)
 		log "node$k started; it rejoins the swarm when the manager (node1) is back"
 	fi
 	;;
-*) die "usage: swarm-lab.sh up N | down | status | env | load IMAGE... | kill NODE | start NODE" ;;
+*) die "usage: swarm-lab.sh up N | down | status | env | load [--node NODE] IMAGE... | kill NODE | start NODE" ;;
 esac

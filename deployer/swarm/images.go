@@ -28,12 +28,18 @@ type Copy struct {
 // reference. The copies made so far are returned with any errors, each
 // naming its node.
 func Distribute(ctx context.Context, m Manager, nodes *Nodes, imageID string) ([]Copy, error) {
+	return DistributeTo(ctx, m, nodes, imageID, nil)
+}
+
+// DistributeTo is Distribute to the nodes (by hostname) in only; nil is
+// every node.
+func DistributeTo(ctx context.Context, m Manager, nodes *Nodes, imageID string, only map[string]bool) ([]Copy, error) {
 	if _, err := m.ImageInspect(ctx, imageID); err != nil {
 		return nil, fmt.Errorf("image %s on the manager's engine: %w", shortID(imageID), err)
 	}
 	var targets []Node
 	for _, n := range nodes.Nodes {
-		if !n.Self && nodes.Engine(n.ID) != nil {
+		if !n.Self && nodes.Engine(n.ID) != nil && (only == nil || only[n.Hostname]) {
 			targets = append(targets, n)
 		}
 	}

@@ -28,6 +28,11 @@ type Node struct {
 	// Engine is the address of the node's engine; empty when none of the
 	// node hosts is its engine.
 	Engine string
+	// Labels are the node's own labels (node.labels.* in constraints) and
+	// Version the spec version an update of them must name.
+	Labels  map[string]string `json:",omitempty"`
+	Version uint64            `json:"-"`
+	Addr    string            `json:",omitempty"` // the address the swarm knows it by
 }
 
 // Reachable reports whether swdeploy can talk to the node's engine.
@@ -175,6 +180,9 @@ func nodeFromSwarm(n swarm.Node) Node {
 		Role:         string(n.Spec.Role),
 		Availability: string(n.Spec.Availability),
 		State:        string(n.Status.State),
+		Labels:       n.Spec.Labels,
+		Version:      n.Version.Index,
+		Addr:         n.Status.Addr,
 	}
 }
 

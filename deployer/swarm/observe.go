@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
@@ -39,6 +40,36 @@ type ObservedService struct {
 	UpdateState   string
 	UpdateMessage string
 	Tasks         []ObservedTask // by slot, newest first within one
+	// Summary is the hand-changeable part of the spec, for drift; Spec
+	// the digest of its task template, which current tasks share.
+	Summary specSummary
+	Spec    string
+	// Healthcheck is set when the tasks have a health test: running then
+	// means healthy.
+	Healthcheck bool
+}
+
+// Current lists the tasks of the service's current spec that run and are
+// meant to.
+func (s ObservedService) Current() []ObservedTask {
+	var out []ObservedTask
+	for _, t := range s.Running() {
+		if t.Spec == s.Spec {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// LastError is the error of the newest failed or rejected task.
+func (s ObservedService) LastError() string {
+	var last ObservedTask
+	for _, t := range s.Tasks {
+		if t.Error != "" && t.Created.After(last.Created) {
+			last = t
+		}
+	}
+	return last.Error
 }
 
 // ObservedTask is one task of a service, current or kept in its history.
@@ -53,6 +84,9 @@ type ObservedTask struct {
 	Error       string
 	Message     string
 	ContainerID string
+	Spec        string // digest of the task's template
+	Created     time.Time
+	Updated     time.Time
 }
 
 // Running lists the tasks that run and are meant to.
@@ -130,13 +164,17 @@ func observedService(s swarm.Service) ObservedService {
 	if u := s.UpdateStatus; u != nil {
 		o.UpdateState, o.UpdateMessage = string(u.State), u.Message
 	}
+	o.Summary, o.Spec = summarize(s.Spec), taskSpecDigest(s.Spec.TaskTemplate)
+	if cs := s.Spec.TaskTemplate.ContainerSpec; cs != nil && cs.Healthcheck != nil && len(cs.Healthcheck.Test) > 0 && cs.Healthcheck.Test[0] != "NONE" {
+		o.Healthcheck = true
+	}
 	return o
 }
 
 func observedTask(t swarm.Task) ObservedTask {
 	o := ObservedTask{
 		ID: t.ID, Slot: t.Slot, NodeID: t.NodeID, State: string(t.Status.State), DesiredState: string(t.DesiredState),
-		Error: t.Status.Err, Message: t.Status.Message,
+		Error: t.Status.Err, Message: t.Status.Message, Spec: taskSpecDigest(t.Spec), Created: t.Meta.CreatedAt, Updated: t.Status.Timestamp,
 	}
 	if c := t.Status.ContainerStatus; c != nil {
 		o.ContainerID = c.ContainerID

@@ -43,6 +43,16 @@ func TestCollect(t *testing.T) {
 		{ID: "ta", ServiceID: "s-agent", NodeID: "n1", DesiredState: swarm.TaskStateRunning, Status: swarm.TaskStatus{State: swarm.TaskStateRunning}},
 	}
 	got := collect("demo", services, tasks)
+	if got[1].Summary.Replicas != "2" || got[1].Summary.Image != "sha256:1234" || got[1].Spec == "" || got[1].Tasks[0].Created != time.Unix(3, 0) {
+		t.Errorf("summary %+v, spec %q, first task created %v", got[1].Summary, got[1].Spec, got[1].Tasks[0].Created)
+	}
+	// What follows compares what the manager said, not what was derived.
+	for i := range got {
+		got[i].Summary, got[i].Spec = specSummary{}, ""
+		for j := range got[i].Tasks {
+			got[i].Tasks[j].Spec, got[i].Tasks[j].Created = "", time.Time{}
+		}
+	}
 	want := []ObservedService{
 		{ID: "s-agent", Name: "demo_agent", Service: "agent", Version: 3, ConfigHash: "cccc", Tasks: []ObservedTask{
 			{ID: "ta", NodeID: "n1", State: "running", DesiredState: "running"},

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
@@ -26,6 +27,9 @@ const (
 	LabelSecret = "io.swdeploy.secret"
 	// LabelSecretVersion is the content hash prefix that ends the name.
 	LabelSecretVersion = "io.swdeploy.secret-version"
+	// LabelSecretGenerated marks a value swdeploy generated: it is kept and
+	// used again by later runs, from any client, without being read back.
+	LabelSecretGenerated = "io.swdeploy.secret-generated"
 )
 
 // maxNameLen is the longest name the swarm accepts for a secret.
@@ -38,6 +42,9 @@ type SecretVersion struct {
 	Project string
 	Secret  string
 	Version string // the first 12 hex digits of the value's SHA-256
+	// Generated is set on values swdeploy made up; Created orders them.
+	Generated bool
+	Created   time.Time `json:"-"`
 }
 
 // NewSecretVersion names the swarm secret that holds value. The unsalted
@@ -55,14 +62,19 @@ func NewSecretVersion(project, secret string, value []byte) (SecretVersion, erro
 
 // Labels are the swarm secret's labels: whose version it is, not its value.
 func (v SecretVersion) Labels() map[string]string {
-	return map[string]string{LabelProject: v.Project, LabelSecret: v.Secret, LabelSecretVersion: v.Version}
+	l := map[string]string{LabelProject: v.Project, LabelSecret: v.Secret, LabelSecretVersion: v.Version}
+	if v.Generated {
+		l[LabelSecretGenerated] = "true"
+	}
+	return l
 }
 
 // secretVersionFrom reads a swarm secret back; false when it is not one
 // of swdeploy's versions.
 func secretVersionFrom(s swarm.Secret) (SecretVersion, bool) {
 	l := s.Spec.Labels
-	v := SecretVersion{ID: s.ID, Name: s.Spec.Name, Project: l[LabelProject], Secret: l[LabelSecret], Version: l[LabelSecretVersion]}
+	v := SecretVersion{ID: s.ID, Name: s.Spec.Name, Project: l[LabelProject], Secret: l[LabelSecret], Version: l[LabelSecretVersion],
+		Generated: l[LabelSecretGenerated] == "true", Created: s.CreatedAt}
 	return v, v.Project != "" && v.Secret != "" && v.Version != ""
 }
 

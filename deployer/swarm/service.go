@@ -685,3 +685,10 @@ func ports(cfg types.ServiceConfig) ([]Port, error) {
 	}
 	return out, nil
 }
+
+// rehash sets the config hash label again after a change to the service.
+func (s *Service) rehash() {
+	if h, err := s.hash(); err == nil {
+		s.Labels[deployer.LabelConfigHash] = h
+	}
+}
