@@ -11,8 +11,8 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/volume"
 	dockerswarm "github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/volume"
 )
 
 // The lab's manager is node1 at .11 of the lab's subnet; edge publishes
@@ -263,5 +263,3 @@ func secretNames(t *testing.T, lab *swarmLab, project, secret string) []string {
 	slices.Sort(out)
 	return out
 }
-
-
