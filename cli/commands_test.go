@@ -127,6 +127,18 @@ func TestPlanDetailedExitCode(t *testing.T) {
 	}
 }
 
+func TestTargetFlag(t *testing.T) {
+	eng := &fakeEngine{images: map[string]image.InspectResponse{"redis:7-alpine": {ID: "sha256:r"}}}
+	code, _, errOut := run(t, oneService, eng, nil, "--target", "cluster", "plan")
+	if code != 2 || !strings.Contains(errOut, `--target "cluster": want engine or swarm`) {
+		t.Errorf("--target cluster: exit %d, stderr:\n%s", code, errOut)
+	}
+	code, out, errOut := run(t, oneService, eng, nil, "--target", "engine", "plan", "--format", "json")
+	if code != 0 || !strings.Contains(out, `"target": "engine"`) || !strings.Contains(errOut, "Target: engine") {
+		t.Errorf("--target engine: exit %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
 func TestPlanJSON(t *testing.T) {
 	eng := &fakeEngine{images: map[string]image.InspectResponse{"redis:7-alpine": {ID: "sha256:r"}}}
 	code, out, errOut := run(t, oneService, eng, nil, "plan", "--format", "json")

@@ -52,6 +52,7 @@ func planRun(cmd *cobra.Command, deps Deps, g *globalOptions, o *planOptions) er
 	if err != nil {
 		return err
 	}
+	fmt.Fprintln(deps.Streams.ErrOut, "Target:", engineTarget(eng))
 	return writePlan(deps, p, o)
 }
 
@@ -71,4 +72,12 @@ func writePlan(deps Deps, p *deployer.Plan, o *planOptions) error {
 		return &exitError{code: 2}
 	}
 	return nil
+}
+
+// engineTarget is the Target line of the engine target.
+func engineTarget(eng deployer.Engine) string {
+	if h, ok := eng.(interface{ DaemonHost() string }); ok {
+		return "engine " + h.DaemonHost()
+	}
+	return "engine"
 }

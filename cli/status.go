@@ -47,6 +47,7 @@ func newStatusCmd(deps Deps, g *globalOptions) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(map[string]any{"schema_version": 1, "project": st.Project.Name, "target": deployer.TargetEngine, "containers": list})
 			}
+			fmt.Fprintln(deps.Streams.ErrOut, "Target:", engineTarget(eng))
 			return writeStatusTable(deps, list, time.Now())
 		},
 	}

@@ -125,9 +125,8 @@ func TestSwarmStack(t *testing.T) {
 	email, password := "leia@example.com", "Alderaan1977"
 	signUpAndVerify(t, d, email, password)
 	token := login(t, d, email, password)
-	code, body := call(t, "GET", d.url("/films/v1"), token, nil)
-	if code != 200 {
-		t.Fatalf("films: %d %v", code, body)
+	if code, films := call(t, "GET", d.url("/films/v1/"), token, nil); code != 200 || films["count"] != float64(6) {
+		t.Fatalf("films: %d %v", code, films)
 	}
 
 	t.Run("no-op up changes nothing", func(t *testing.T) {

@@ -50,18 +50,19 @@ func (t *Target) Apply(ctx context.Context, pl *Planned, opts ApplyOptions) erro
 	for k, c := range pl.Secrets {
 		x.versions[k] = c.Version
 	}
-	var services []deployer.Action
+	var services, prep []deployer.Action
 	for _, a := range pl.Plan.Actions {
-		if a.Kind == deployer.KindService && a.Op != deployer.OpRemove {
+		switch {
+		case a.Kind == deployer.KindService && a.Op != deployer.OpRemove:
 			services = append(services, a)
-			continue
+		case a.Kind == deployer.KindService || (a.Kind == deployer.KindSecret && a.Op == deployer.OpRemove):
+			// after the services
+		default:
+			prep = append(prep, a)
 		}
-		if a.Kind == deployer.KindService || (a.Kind == deployer.KindSecret && a.Op == deployer.OpRemove) {
-			continue // after the services
-		}
-		if err := x.step(ctx, a, func() error { return x.prepare(ctx, a) }); err != nil {
-			return err
-		}
+	}
+	if err := x.prepareAll(ctx, prep); err != nil {
+		return err
 	}
 	if err := x.services(ctx, services); err != nil {
 		return err
@@ -115,6 +116,49 @@ func (x *applier) step(ctx context.Context, a deployer.Action, fn func() error) 
 	ev.Status = deployer.StatusDone
 	emit(x.opts.Reporter, ev)
 	return nil
+}
+
+// prepareAll runs the actions that come before the services, each once
+// the actions it needs are done: builds, copies and secrets at once.
+func (x *applier) prepareAll(ctx context.Context, actions []deployer.Action) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := map[string]chan struct{}{}
+	for _, a := range actions {
+		done[a.ID] = make(chan struct{})
+	}
+	errs := make([]error, len(actions))
+	var wg sync.WaitGroup
+	for i, a := range actions {
+		wg.Go(func() {
+			for _, need := range a.Needs {
+				ch, ok := done[need]
+				if !ok {
+					continue // not an action of this stage
+				}
+				select {
+				case <-ch:
+				case <-ctx.Done():
+					errs[i] = context.Cause(ctx)
+					return
+				}
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			if err := x.step(ctx, a, func() error { return x.prepare(ctx, a) }); err != nil {
+				errs[i] = err
+				cancel(err)
+				return
+			}
+			close(done[a.ID])
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
 }
 
 // prepare does one action that comes before the services.

@@ -148,7 +148,7 @@ func (t *Target) rolloutError(ctx context.Context, service, state, msg string, o
 		}
 	}
 	if bad != nil {
-		e.Task = fmt.Sprintf("%s on node %s: %s %s", bad.ID[:min(12, len(bad.ID))], t.hostname(bad.NodeID), bad.State, bad.Error)
+		e.Task = fmt.Sprintf("%s on node %s (%s): %s", bad.ID[:min(12, len(bad.ID))], t.hostname(bad.NodeID), bad.State, bad.Error)
 		e.Logs = t.taskLogs(ctx, bad.ID, 20)
 	}
 	return e
