@@ -126,7 +126,7 @@ func swarmUpRun(ctx context.Context, deps Deps, g *globalOptions, o *upOptions, 
 		return err
 	}
 	start := time.Now()
-	err = t.Apply(ctx, pl, swarm.ApplyOptions{Reporter: rep, Wait: o.wait, WaitTimeout: o.waitTimeout, Credentials: registryAuth(deps)})
+	err = t.Apply(ctx, pl, swarm.ApplyOptions{Reporter: rep, Wait: o.wait, WaitTimeout: o.waitTimeout})
 	if err != nil {
 		return lockLost(ctx, err)
 	}
@@ -234,10 +234,4 @@ func swarmSecretRows(ctx context.Context, deps Deps, g *globalOptions) ([]secret
 		rows = append(rows, secretRow{Name: s.Key, Source: src, Env: deployer.SecretEnvName(s.Key), value: c.Value})
 	}
 	return rows, nil
-}
-
-// registryAuth gives the encoded credentials for a registry host, as the
-// docker CLI finds them.
-func registryAuth(deps Deps) func(host string) (string, error) {
-	return func(string) (string, error) { return "", nil }
 }

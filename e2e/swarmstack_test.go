@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -216,6 +218,41 @@ func TestSwarmStack(t *testing.T) {
 			t.Errorf("%d of %d requests failed while a worker died: want at most 1%%", failed, ok+failed)
 		}
 		swarmLabScript(t, "start", strings.TrimPrefix(victim, "swlab-"))
+	})
+
+	t.Run("with a registry the image is pushed and pulled by digest", func(t *testing.T) {
+		reg := startLabRegistry(t, registryBinary(t))
+		ref := reg.host + "/starwars-api:e2e"
+		// The image up built, under the registry's name: pushed, not built again.
+		if err := connectEngine(t, lab.manager).ImageTag(ctx, "starwars-api:latest", ref); err != nil {
+			t.Fatal(err)
+		}
+		override := filepath.Join(t.TempDir(), "registry.yaml")
+		if err := os.WriteFile(override, []byte("services:\n  api:\n    image: "+ref+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files, env := d.files, d.env
+		d.files = append(slices.Clone(files), override)
+		d.env = append(slices.Clone(env), "DOCKER_CONFIG="+reg.dockerConfig)
+		defer func() { d.files, d.env = files, env }()
+		plan := d.must("plan")
+		if !strings.Contains(plan, "push image "+ref) || strings.Contains(plan, "build image") {
+			t.Fatalf("want a push and no build:\n%s", plan)
+		}
+		d.must("up", "--yes")
+		svc, _, err := connectEngine(t, lab.manager).ServiceInspectWithRaw(ctx, d.project+"_api", dockerswarm.ServiceInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img := svc.Spec.TaskTemplate.ContainerSpec.Image; !strings.HasPrefix(img, reg.host+"/starwars-api@sha256:") {
+			t.Fatalf("api runs %s, want %s by digest", img, reg.host+"/starwars-api")
+		}
+		if code, _ := call(t, "GET", d.url("/films/v1/1"), token, nil); code != 200 {
+			t.Fatalf("films after the move to the registry image: %d", code)
+		}
+		if _, _, code := d.swd("plan", "--detailed-exitcode"); code != 0 {
+			t.Errorf("plan after the registry up: exit %d, want 0 (nothing to push again)", code)
+		}
 	})
 
 	t.Run("down --volumes leaves nothing", func(t *testing.T) {

@@ -25,9 +25,6 @@ type ApplyOptions struct {
 	Wait bool
 	// WaitTimeout bounds each service's rollout.
 	WaitTimeout time.Duration
-	// Credentials give the registry credentials for a push; nil is
-	// anonymous.
-	Credentials func(host string) (string, error)
 }
 
 // Apply carries out a plan: nodes labelled, networks, images made and
@@ -186,7 +183,7 @@ func (x *applier) prepare(ctx context.Context, a deployer.Action) error {
 		}
 		return x.madeImage(ctx, a.Name)
 	case a.Op == deployer.OpPush:
-		ref, err := x.t.push(ctx, a.Name, x.opts.Credentials)
+		ref, err := x.t.push(ctx, a.Name)
 		if err != nil {
 			return err
 		}
@@ -393,8 +390,12 @@ func (x *applier) spec(service string) (swarm.ServiceSpec, error) {
 // spec equals the swarm's forces new tasks: the plan asked for it because
 // tasks do not run.
 func (t *Target) deploy(ctx context.Context, a deployer.Action, spec swarm.ServiceSpec) (string, error) {
+	auth, err := pullAuth(ctx, spec.TaskTemplate.ContainerSpec.Image)
+	if err != nil {
+		return "", err
+	}
 	if a.Op == deployer.OpCreate {
-		resp, err := t.Client.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{})
+		resp, err := t.Client.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{EncodedRegistryAuth: auth})
 		if err != nil {
 			return "", err
 		}
@@ -408,7 +409,7 @@ func (t *Target) deploy(ctx context.Context, a deployer.Action, spec swarm.Servi
 	if summarize(spec).diff(summarize(cur.Spec)) == nil && cur.Spec.Labels[deployer.LabelConfigHash] == spec.Labels[deployer.LabelConfigHash] {
 		spec.TaskTemplate.ForceUpdate++
 	}
-	_, err = t.Client.ServiceUpdate(ctx, cur.ID, cur.Version, spec, swarm.ServiceUpdateOptions{})
+	_, err = t.Client.ServiceUpdate(ctx, cur.ID, cur.Version, spec, swarm.ServiceUpdateOptions{EncodedRegistryAuth: auth})
 	return cur.ID, err
 }
 

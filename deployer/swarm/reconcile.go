@@ -269,7 +269,7 @@ func planImages(d *deployer.Desired, st *State, opts deployer.Options, p *deploy
 		}
 		switch {
 		case registry:
-			digestRef := repoDigest(ref, img.RepoDigests)
+			digestRef := pushedDigest(ref, img.RepoDigests)
 			if make == "" && digestRef != "" {
 				images[svc.Name] = digestRef
 				continue
@@ -361,9 +361,9 @@ func pullPolicy(svc *deployer.Service, opts deployer.Options) string {
 	return cmp.Or(opts.Pull, svc.Config.PullPolicy, "missing")
 }
 
-// repoDigest is the image's digest reference in ref's repository, if it
+// pushedDigest is the image's digest reference in ref's repository, if it
 // has been pushed there.
-func repoDigest(ref string, digests []string) string {
+func pushedDigest(ref string, digests []string) string {
 	repo := ref
 	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
 		repo = ref[:i]
