@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -261,7 +262,11 @@ func (t *Target) pin(ctx context.Context, nodeID, label string) error {
 }
 
 func (t *Target) setNodeLabel(ctx context.Context, nodeID, label string, set bool) error {
-	for range 5 { // the node's version moves with its heartbeat-free updates only; retry a conflict
+	// One update of a node's spec at a time: each names the version it
+	// read, and a second one in flight would be out of sequence.
+	t.nodeMu.Lock()
+	defer t.nodeMu.Unlock()
+	for range 5 { // another client may update the node meanwhile: read again and retry
 		n, _, err := t.Client.NodeInspectWithRaw(ctx, nodeID)
 		if err != nil {
 			return err
@@ -277,7 +282,7 @@ func (t *Target) setNodeLabel(ctx context.Context, nodeID, label string, set boo
 			delete(spec.Labels, label)
 		}
 		err = t.Client.NodeUpdate(ctx, nodeID, n.Version, spec)
-		if err == nil || !errdefs.IsUnknown(err) && !errdefs.IsConflict(err) {
+		if err == nil || !strings.Contains(err.Error(), "out of sequence") && !errdefs.IsConflict(err) {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Target is a swarm reached through one manager's engine, with the node
@@ -15,6 +16,7 @@ type Target struct {
 	Client  Client
 	Address string // the manager's engine, as given
 	Nodes   *Nodes
+	nodeMu  sync.Mutex // node spec updates, one at a time
 }
 
 // Open checks that the engine at address is a swarm manager and connects
