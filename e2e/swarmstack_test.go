@@ -30,9 +30,13 @@ func newSwarmDeployment(t *testing.T, lab *swarmLab) *deployment {
 		files:  []string{"stack/compose.yaml", "e2e/testdata/swapi.yaml", "e2e/testdata/swarm.yaml"},
 		global: []string{"--target", "swarm", "-H", lab.manager},
 	}
-	d.env = []string{"STARWARS_PUBLISHED_PORT=5003", "STARWARS_SWAPI_URL=http://swapi:8000/api/", "SWDEPLOY_NODE_HOSTS=" + strings.Join(lab.nodes[1:], ",")}
+	d.env = []string{"STARWARS_PUBLISHED_PORT=5003", "SWDEPLOY_SECRET_ADMIN_PASSWORD=" + swarmAdminPassword, "STARWARS_SWAPI_URL=http://swapi:8000/api/", "SWDEPLOY_NODE_HOSTS=" + strings.Join(lab.nodes[1:], ",")}
 	return d
 }
+
+// swarmAdminPassword is an operator-given secret value, looked for where no
+// value may be.
+const swarmAdminPassword = "Operator-Given-Value-7f3a9c"
 
 // swarmStatus is `status --format json` on the swarm target.
 type swarmStatus struct {
@@ -124,6 +128,21 @@ func TestSwarmStack(t *testing.T) {
 		t.Errorf("api tasks all on %v: want them spread", nodes)
 	}
 
+	t.Run("no secret value in inspect output", func(t *testing.T) {
+		m := connectEngine(t, lab.manager)
+		f := filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+d.project))
+		services, _ := m.ServiceList(ctx, dockerswarm.ServiceListOptions{Filters: f})
+		secrets, _ := m.SecretList(ctx, dockerswarm.SecretListOptions{Filters: f})
+		nodes, _ := m.NodeList(ctx, dockerswarm.NodeListOptions{})
+		raw, err := json.Marshal([]any{services, secrets, nodes})
+		if err != nil || len(services) == 0 || len(secrets) == 0 {
+			t.Fatalf("%d services, %d secrets: %v", len(services), len(secrets), err)
+		}
+		if strings.Contains(string(raw), swarmAdminPassword) {
+			t.Errorf("a secret value is in the services', secrets' or nodes' inspect output")
+		}
+	})
+
 	email, password := "leia@example.com", "Alderaan1977"
 	signUpAndVerify(t, d, email, password)
 	token := login(t, d, email, password)
@@ -185,41 +204,6 @@ func TestSwarmStack(t *testing.T) {
 		token = login(t, d, email, password)
 	})
 
-	t.Run("a worker dies under load", func(t *testing.T) {
-		victim := ""
-		for _, n := range d.swarmStatus(t).apiNodes() {
-			if n != "swlab-node1" {
-				victim = n
-			}
-		}
-		if victim == "" {
-			t.Fatal("no api task on a worker")
-		}
-		stop, _ := requestLoop(d, token)
-		time.Sleep(time.Second)
-		killed := time.Now()
-		swarmLabScript(t, "kill", strings.TrimPrefix(victim, "swlab-"))
-		var rescheduled time.Duration
-		for time.Since(killed) < 3*time.Minute {
-			nodes := d.swarmStatus(t).apiNodes()
-			if len(nodes) == 3 && !slices.Contains(nodes, victim) {
-				rescheduled = time.Since(killed)
-				break
-			}
-			time.Sleep(time.Second)
-		}
-		time.Sleep(time.Second)
-		ok, failed, samples := stop()
-		t.Logf("FIGURE swarm node failure (%s killed): %d requests, %d failed %v; 3 api tasks again after %.1fs", victim, ok+failed, failed, samples, rescheduled.Seconds())
-		if rescheduled == 0 {
-			t.Errorf("the api tasks of %s were not rescheduled within 3 minutes", victim)
-		}
-		if failed > (ok+failed)/100 {
-			t.Errorf("%d of %d requests failed while a worker died: want at most 1%%", failed, ok+failed)
-		}
-		swarmLabScript(t, "start", strings.TrimPrefix(victim, "swlab-"))
-	})
-
 	t.Run("with a registry the image is pushed and pulled by digest", func(t *testing.T) {
 		reg := startLabRegistry(t, registryBinary(t))
 		ref := reg.host + "/starwars-api:e2e"
@@ -253,6 +237,41 @@ func TestSwarmStack(t *testing.T) {
 		if _, _, code := d.swd("plan", "--detailed-exitcode"); code != 0 {
 			t.Errorf("plan after the registry up: exit %d, want 0 (nothing to push again)", code)
 		}
+	})
+
+	t.Run("a worker dies under load", func(t *testing.T) {
+		victim := ""
+		for _, n := range d.swarmStatus(t).apiNodes() {
+			if n != "swlab-node1" {
+				victim = n
+			}
+		}
+		if victim == "" {
+			t.Fatal("no api task on a worker")
+		}
+		stop, _ := requestLoop(d, token)
+		time.Sleep(time.Second)
+		killed := time.Now()
+		swarmLabScript(t, "kill", strings.TrimPrefix(victim, "swlab-"))
+		var rescheduled time.Duration
+		for time.Since(killed) < 3*time.Minute {
+			nodes := d.swarmStatus(t).apiNodes()
+			if len(nodes) == 3 && !slices.Contains(nodes, victim) {
+				rescheduled = time.Since(killed)
+				break
+			}
+			time.Sleep(time.Second)
+		}
+		time.Sleep(time.Second)
+		ok, failed, samples := stop()
+		t.Logf("FIGURE swarm node failure (%s killed): %d requests, %d failed %v; 3 api tasks again after %.1fs", victim, ok+failed, failed, samples, rescheduled.Seconds())
+		if rescheduled == 0 {
+			t.Errorf("the api tasks of %s were not rescheduled within 3 minutes", victim)
+		}
+		if failed > (ok+failed)/100 {
+			t.Errorf("%d of %d requests failed while a worker died: want at most 1%%", failed, ok+failed)
+		}
+		swarmLabScript(t, "start", strings.TrimPrefix(victim, "swlab-"))
 	})
 
 	t.Run("down --volumes leaves nothing", func(t *testing.T) {
