@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -461,5 +460,3 @@ func ignoreNotFound(err error) error {
 func projectFilter(project string) filters.Args {
 	return filters.NewArgs(filters.Arg("label", LabelProject+"="+project))
 }
-
-var _ = slices.Contains[[]string]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -87,7 +88,7 @@ func (t *Target) Logs(ctx context.Context, project string, opts deployer.LogsOpt
 	var wg sync.WaitGroup
 	errs := make([]error, len(services))
 	for i, o := range services {
-		if len(opts.Services) > 0 && !contains(opts.Services, o.Service) {
+		if len(opts.Services) > 0 && !slices.Contains(opts.Services, o.Service) {
 			continue
 		}
 		wg.Go(func() {
@@ -114,15 +115,6 @@ func (t *Target) Logs(ctx context.Context, project string, opts deployer.LogsOpt
 		return nil
 	}
 	return errors.Join(errs...)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // DownReport is what down did and could not do.
