@@ -151,3 +151,16 @@ func yamlEqual(t *testing.T, a, b any) bool {
 	y, err2 := yaml.Marshal(b)
 	return err1 == nil && err2 == nil && string(x) == string(y)
 }
+
+// What `docker stack deploy` says about the files is the lines before it
+// creates anything, a heading joined with what follows it, without the
+// notice about --detach.
+func TestLoaderMessages(t *testing.T) {
+	out := "Ignoring unsupported options: build, restart, security_opt\n\nIgnoring deprecated options:\n\nexpose: Exposing ports is unnecessary.\n\n" +
+		"Since --detach=false was not specified, tasks will be created in the background.\nIn a future release, --detach=false will become the default.\n" +
+		"Creating network x_default\nCreating service x_api\n"
+	want := "`Ignoring unsupported options: build, restart, security_opt`; `Ignoring deprecated options: expose: Exposing ports is unnecessary.`"
+	if got := loaderMessages(out); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

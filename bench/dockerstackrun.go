@@ -142,6 +142,10 @@ func (h *Harness) dockerStack(ctx context.Context, lab *swarmLab, sw *Project) (
 		return nil, err
 	}
 	h.logf("docker stack: API rolling update under load")
+	before, err := runningTasks(ctx, m, r.name, "api")
+	if err != nil {
+		return nil, err
+	}
 	env = append(env, "STARWARS_SMTP_FROM=rollout-"+randHex(3)+"@example.com")
 	r.rollout, err = h.underLoad(ctx, base, token, func() error {
 		if _, err := deploy(ctx, env, r.files...); err != nil {
@@ -152,6 +156,11 @@ func (h *Harness) dockerStack(ctx context.Context, lab *swarmLab, sw *Project) (
 	if err != nil {
 		return nil, fmt.Errorf("docker stack rollout: %w", err)
 	}
+	after, err := runningTasks(ctx, m, r.name, "api")
+	if err != nil {
+		return nil, err
+	}
+	r.rollout.replaced = replacedCell(before, after)
 	if _, err := h.run(ctx, nil, "docker", "-H", lab.manager, "stack", "rm", r.name); err != nil {
 		return nil, err
 	}
@@ -185,6 +194,26 @@ func specKey(t swarm.TaskSpec) string {
 		F uint64
 	}{t.ContainerSpec, t.ForceUpdate})
 	return string(b)
+}
+
+// runningTasks are the IDs of a stack service's running tasks.
+func runningTasks(ctx context.Context, c *client.Client, name, service string) ([]string, error) {
+	services, tasks, err := stackTasks(ctx, c, name)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, s := range services {
+		if s.Spec.Name != name+"_"+service {
+			continue
+		}
+		for _, t := range tasks {
+			if t.ServiceID == s.ID && t.DesiredState == swarm.TaskStateRunning && t.Status.State == swarm.TaskStateRunning {
+				out = append(out, t.ID)
+			}
+		}
+	}
+	return out, nil
 }
 
 // waitStack waits until every service of the stack runs exactly its
@@ -319,11 +348,20 @@ func loaderMessages(out string) string {
 		if strings.HasPrefix(line, "Creating ") || strings.HasPrefix(line, "Updating ") {
 			break
 		}
-		if line != "" && !strings.HasPrefix(line, "Since --detach") && !strings.HasPrefix(line, "In a future release") {
-			keep = append(keep, line)
+		if line == "" || strings.HasPrefix(line, "Since --detach") || strings.HasPrefix(line, "In a future release") {
+			continue
 		}
+		// "Ignoring deprecated options:" is followed by its options.
+		if n := len(keep); n > 0 && strings.HasSuffix(keep[n-1], ":") {
+			keep[n-1] += " " + line
+			continue
+		}
+		keep = append(keep, "`"+line)
 	}
-	return strings.Join(keep, " ")
+	for i := range keep {
+		keep[i] += "`"
+	}
+	return strings.Join(keep, "; ")
 }
 
 func firstLine(s string) string {

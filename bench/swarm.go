@@ -33,12 +33,7 @@ type nodeFailure struct {
 	down    time.Duration // until the manager had the node down (-1: not seen)
 	apiBack time.Duration // until 3 healthy API tasks ran elsewhere (-1: not within the limit)
 	allBack time.Duration // until every service had all its replicas healthy elsewhere
-}
-
-// hostRolloutRun is the single-engine rollout: swdeploy on the host engine.
-type hostRolloutRun struct {
-	cold time.Duration
-	load loadRun
+	placed  string        // where the healthy tasks ran then
 }
 
 // Swarm measures swdeploy on the swarm lab (a cold up, an API rolling
@@ -47,12 +42,12 @@ type hostRolloutRun struct {
 // and returns the report. It holds the lab's lock for the whole run and
 // leaves the lab down.
 func (h *Harness) Swarm(ctx context.Context) (*Report, error) {
-	began := time.Now()
 	unlock, err := h.lockLab(ctx, h.cfg.LabLock)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	began := time.Now()
 	h.removeLeftovers(ctx)
 
 	h.logf("swarm: one engine: swdeploy on the host engine")
@@ -94,6 +89,10 @@ func (h *Harness) Swarm(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	h.logf("swarm: API rolling update under load")
+	before, err := p.swarmStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
 	p.Env["STARWARS_SMTP_FROM"] = "rollout-" + randHex(3) + "@example.com"
 	swRollout, err := h.underLoad(ctx, p.URL(), token, func() error {
 		_, err := p.Cmd(ctx, "up", "--yes")
@@ -102,6 +101,11 @@ func (h *Harness) Swarm(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("swarm rollout: %w", err)
 	}
+	after, err := p.swarmStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	swRollout.replaced = replacedCell(before.service("api").runningIDs(), after.service("api").runningIDs())
 	h.logf("swarm: a worker killed under load")
 	nf, err := h.killWorker(ctx, lab, p, token)
 	if err != nil {
@@ -126,8 +130,8 @@ func (h *Harness) Swarm(ctx context.Context) (*Report, error) {
 		"The swarm is the lab of scripts/swarm-lab.sh: three Docker daemons in network namespaces of this machine, node1 the manager, joined over a bridge that leads nowhere else; all traffic stayed on this machine. " +
 		"The stack is stack/compose.yaml + bench/testdata/stack.yaml (the local SWAPI stand-in) + bench/testdata/swarm.yaml (three API replicas, rolled one at a time) + a file naming the images per project, with the stand-in images of stack/offline.env and the same secrets, from files, for every deployer."}
 	h.swarmMachineTable(rep.Section("Machine and run"), labEngine, cli, time.Since(began))
-	h.coldSection(rep, cold, p)
-	h.rolloutSection(rep, p, swRollout, host, stack)
+	h.coldSection(rep, cold)
+	h.rolloutSection(rep, swRollout, host, stack, cold)
 	h.nodeSection(rep, nf)
 	return rep, nil
 }
@@ -165,18 +169,16 @@ func (h *Harness) removeLeftovers(ctx context.Context) {
 
 // hostRollout is the same rollout with swdeploy on the host engine, the
 // file without bench/testdata/swarm.yaml (one API container).
-func (h *Harness) hostRollout(ctx context.Context) (hostRolloutRun, error) {
-	var r hostRolloutRun
+func (h *Harness) hostRollout(ctx context.Context) (loadRun, error) {
+	var r loadRun
 	p, err := h.newProject(ToolSwdeploy, "h")
 	if err != nil {
 		return r, err
 	}
 	defer func() { p.Destroy(ctx); h.forget(p) }()
-	d, out, err := p.UpHealthy(ctx)
-	if err != nil {
+	if _, out, err := p.UpHealthy(ctx); err != nil {
 		return r, fmt.Errorf("up %s: %w\n%s", p.Name, err, tail(out, 30))
 	}
-	r.cold = d
 	api := p.API()
 	users, err := api.NewUsers(ctx, "host", 1)
 	if err != nil {
@@ -186,11 +188,20 @@ func (h *Harness) hostRollout(ctx context.Context) (hostRolloutRun, error) {
 	if err := warm(ctx, api, token); err != nil {
 		return r, err
 	}
+	apiID := func() []string {
+		cs, _ := p.Containers(ctx)
+		if c, ok := cs["api"]; ok {
+			return []string{c.ID}
+		}
+		return nil
+	}
+	before := apiID()
 	p.Env["STARWARS_SMTP_FROM"] = "rollout-" + randHex(3) + "@example.com"
-	r.load, err = h.underLoad(ctx, p.URL(), token, func() error {
+	r, err = h.underLoad(ctx, p.URL(), token, func() error {
 		_, _, err := p.UpHealthy(ctx)
 		return err
 	})
+	r.replaced = replacedCell(before, apiID())
 	return r, err
 }
 
@@ -269,7 +280,7 @@ func (h *Harness) killWorker(ctx context.Context, lab *swarmLab, p *Project, tok
 					nf.apiBack = since
 				}
 				if nf.allBack < 0 && st.settled(nf.victim) {
-					nf.allBack = since
+					nf.allBack, nf.placed = since, st.placement()
 				}
 			}
 			if nf.down >= 0 && nf.apiBack >= 0 && nf.allBack >= 0 {
@@ -333,7 +344,7 @@ func secsCell(d time.Duration) string {
 	return fnum(d.Seconds(), 1)
 }
 
-func (h *Harness) coldSection(rep *Report, c swarmColdUp, p *Project) {
+func (h *Harness) coldSection(rep *Report, c swarmColdUp) {
 	s := rep.Section("1. Cold `swdeploy --target swarm up` on three nodes",
 		"A fresh lab whose only images are on the manager (node1): the stand-ins of stack/offline.env and the local SWAPI. "+
 			"swdeploy builds the API and edge images on the manager's engine and copies every image a worker lacks to it (`docker save` on the manager streamed into `docker load` on the node: no registry), "+
@@ -346,17 +357,21 @@ func (h *Harness) coldSection(rep *Report, c swarmColdUp, p *Project) {
 		"node":    "pin the stateful services to a node (node labels)",
 		"network": "networks (overlay)",
 		"secret":  "secrets",
-		"image":   "build the API and edge images on the manager",
+		"image":   "build images on the manager",
 		"copy":    "copy images to the workers that lack them",
 		"service": "services, in dependency order, until healthy",
 	}
-	t = s.Table("phase", "actions", "from (s)", "to (s)", "duration (s)")
+	t = s.Table("phase (plan actions, in the order they began)", "actions", "images copied to a node", "from (s)", "to (s)", "duration (s)")
 	for _, ph := range c.phases {
 		name := names[ph.Kind]
 		if name == "" {
 			name = ph.Kind
 		}
-		t.Add(name+" (`"+ph.Kind+":`)", fmt.Sprint(ph.Actions), fnum(ph.Start.Seconds(), 1), secsCell(ph.End), secsCell(ph.End-ph.Start))
+		copies := ""
+		if ph.Kind == "copy" {
+			copies = fmt.Sprint(ph.Copies)
+		}
+		t.Add(name+" (`"+ph.Kind+":`)", fmt.Sprint(ph.Actions), copies, fnum(ph.Start.Seconds(), 1), secsCell(ph.End), secsCell(ph.End-ph.Start))
 	}
 	t = s.Table("service", "waited for its dependencies from (s)", "created from (s)", "healthy (done) at (s)")
 	for _, sv := range c.services {
@@ -364,18 +379,18 @@ func (h *Harness) coldSection(rep *Report, c swarmColdUp, p *Project) {
 	}
 }
 
-func (h *Harness) rolloutSection(rep *Report, p *Project, sw loadRun, host hostRolloutRun, st *stackRun) {
+func (h *Harness) rolloutSection(rep *Report, sw, host loadRun, st *stackRun, cold swarmColdUp) {
 	s := rep.Section("2. Failed requests during an API rolling update",
 		"The API's environment changes (`STARWARS_SMTP_FROM`), so every deployer must replace the API. "+
 			"While it does, 8 clients on this machine send requests to the published port as fast as they can, with keep-alive: 4 on `GET /healthz`, 4 on an authenticated `GET /films/v1/1` (cached), "+
 			"from 1 s before the update's command until 1 s after the update is done. A failed request is a non-2xx answer or a connection error. "+
 			"The update time is the command's, plus for `docker stack deploy`, which returns at once, the wait until every service runs its replicas of the new spec.")
-	t := s.Table("deployer", "where", "API replicas", "update", "update time (s)", "requests", "failed", "failures")
+	t := s.Table("deployer", "where", "API replicas", "update", "update time (s)", "API containers new afterwards", "requests", "failed", "failures")
 	row := func(who, where, replicas, cmd string, r loadRun) {
-		t.Add(who, where, replicas, cmd, fnum(r.took.Seconds(), 1), fmt.Sprint(r.requests), fmt.Sprint(r.failed), r.kinds)
+		t.Add(who, where, replicas, cmd, fnum(r.took.Seconds(), 1), r.replaced, fmt.Sprint(r.requests), fmt.Sprint(r.failed), r.kinds)
 	}
 	row("swdeploy", fmt.Sprintf("the lab's swarm, through the manager; edge at node1:%d", labPort), "3, start-first, one at a time", "`swdeploy --target swarm up --yes`", sw)
-	row("swdeploy", "the host engine (the file without bench/testdata/swarm.yaml)", "1, start-first", "`swdeploy up --yes`", host.load)
+	row("swdeploy", "the host engine (the file without bench/testdata/swarm.yaml)", "1, start-first", "`swdeploy up --yes`", host)
 	row("`docker stack deploy`", fmt.Sprintf("the same lab, after swdeploy's project was removed; edge at node1:%d", stackPort), "3, start-first, one at a time", "`docker stack deploy` again, then the wait", st.rollout)
 
 	s2 := rep.Section("2b. What `docker stack deploy` needed")
@@ -392,10 +407,17 @@ func (h *Harness) rolloutSection(rep *Report, p *Project, sw loadRun, host hostR
 	s2.Text = append(s2.Text, list.String())
 	s2.Text = append(s2.Text, "The override, as written:\n\n```yaml\n"+strings.TrimRight(st.override, "\n")+"\n```")
 	if st.warnings != "" {
-		s2.Text = append(s2.Text, fmt.Sprintf("What the CLI said about the files it deployed: %q", st.warnings))
+		s2.Text = append(s2.Text, "What the CLI said about the files it deployed: "+st.warnings)
 	}
-	s2.Text = append(s2.Text, "`docker stack deploy` ignores depends_on: it starts every service at once, and a service whose dependencies are not there yet fails and is restarted by the swarm. "+
-		"Its first deploy, from the command until every service ran its replicas (healthy where there is a health check), and the tasks that had ended by then (the swarm keeps at most 5 per replica slot):")
+	services := "n/a"
+	for _, ph := range cold.phases {
+		if ph.Kind == "service" {
+			services = secsCell(ph.End - ph.Start)
+		}
+	}
+	s2.Text = append(s2.Text, "`docker stack deploy` ignores depends_on: it creates every service at once, and a task that fails because what it needs is not there yet is restarted by the swarm. "+
+		"Its first deploy (images already on every node), from the command until every service ran its replicas (healthy where there is a health check), and the tasks that had ended by then, which counts such restarts (the swarm keeps at most 5 per replica slot). "+
+		"For comparison, swdeploy's services phase of section 1, in dependency order with health waits: "+services+" s.")
 	t2 := s2.Table("first deploy until settled (s)", "tasks ended before it settled, by service", "where the tasks ran")
 	var ended []string
 	for _, svc := range sortedKeys(st.ended) {
@@ -408,9 +430,9 @@ func (h *Harness) nodeSection(rep *Report, nf nodeFailure) {
 	s := rep.Section("3. A worker dies under load",
 		"On swdeploy's swarm deployment, while the client loop of section 2 runs, a worker running an API task is killed with everything on it (`scripts/swarm-lab.sh kill`: SIGKILL to its daemon, containerd and containers, as a machine losing power). "+
 			"The harness polls `swdeploy --target swarm status --format json` every second for healthy tasks on the other nodes, and the manager's node list; the loop ends 1 s after all three are seen. Times are seconds since the kill. Then the node is started again.")
-	t := s.Table("killed node", "its healthy tasks", "requests", "failed", "failures", "failed requests sent (s)", "node Down at (s)", "3 healthy API tasks again at (s)", "every service healthy again at (s)")
+	t := s.Table("killed node", "its healthy tasks", "requests", "failed", "failures", "failed requests sent (s)", "node Down at (s)", "3 healthy API tasks again at (s)", "every service healthy again at (s)", "healthy tasks then, by node")
 	t.Add(nf.victim, strings.Join(nf.tasks, ", "), fmt.Sprint(nf.load.requests), fmt.Sprint(nf.load.failed), nf.load.kinds,
-		nf.load.failureWindow(nf.load.started), secsCell(nf.down), secsCell(nf.apiBack), secsCell(nf.allBack))
+		nf.load.failureWindow(nf.load.started), secsCell(nf.down), secsCell(nf.apiBack), secsCell(nf.allBack), nf.placed)
 }
 
 func sortedKeys(m map[string]string) []string {

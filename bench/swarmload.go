@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -22,6 +23,7 @@ type loadRun struct {
 	kinds    string
 	samples  []Sample  // the failed requests, in time order
 	started  time.Time // when the operation began
+	replaced string    // how many API containers or tasks are new afterwards
 }
 
 func startLoop(ctx context.Context, base, token string) *Prober {
@@ -61,6 +63,17 @@ func (r loadRun) failureWindow(t0 time.Time) string {
 	}
 	first, last := r.samples[0].At.Sub(t0), r.samples[len(r.samples)-1].At.Sub(t0)
 	return fmt.Sprintf("%s to %s", fnum(first.Seconds(), 1), fnum(last.Seconds(), 1))
+}
+
+// replacedCell says how many of after are not in before: "3 of 3".
+func replacedCell(before, after []string) string {
+	n := 0
+	for _, a := range after {
+		if !slices.Contains(before, a) {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d of %d", n, len(after))
 }
 
 // warm asks for the film once, so that the loop reads from the cache.

@@ -33,13 +33,15 @@ func parseProgress(stderr string) []progressEvent {
 	return out
 }
 
-// upPhase is one kind of plan action (the prefix of its id: image, copy,
-// network, secret, node, service) over one up: from its actions' first
-// event to their last done or failed one, since the command started.
+// upPhase is a run of plan actions of one kind (the prefix of their ids:
+// image, copy, network, secret, node, service) that began one after the
+// other: from the first one's first event to their last done or failed
+// one, since the command started. Copies counts the images its actions
+// reported copied to a node.
 type upPhase struct {
-	Kind       string
-	Actions    int
-	Start, End time.Duration
+	Kind            string
+	Actions, Copies int
+	Start, End      time.Duration
 }
 
 // actionKind is the prefix of an action id ("copy" of "copy:api").
@@ -48,35 +50,53 @@ func actionKind(action string) string {
 	return k
 }
 
-// upPhases groups the events by action kind, in the order the phases
-// began.
+// upPhases cuts the up into phases: its actions ordered by their first
+// event, consecutive actions of one kind together.
 func upPhases(evs []progressEvent, start time.Time) []upPhase {
-	byKind := map[string]*upPhase{}
-	actions := map[string]map[string]bool{}
-	var order []string
+	type span struct {
+		kind          string
+		first, end    time.Duration
+		copies, order int
+	}
+	spans := map[string]*span{}
 	for _, e := range evs {
 		if e.Action == "" {
 			continue
 		}
-		k := actionKind(e.Action)
-		p := byKind[k]
-		if p == nil {
-			p = &upPhase{Kind: k, Start: e.Time.Sub(start), End: -1}
-			byKind[k], actions[k] = p, map[string]bool{}
-			order = append(order, k)
+		at := e.Time.Sub(start)
+		s := spans[e.Action]
+		if s == nil {
+			s = &span{kind: actionKind(e.Action), first: at, end: -1, order: len(spans)}
+			spans[e.Action] = s
 		}
-		actions[k][e.Action] = true
-		if e.Status == "done" || e.Status == "failed" {
-			p.End = max(p.End, e.Time.Sub(start))
+		switch {
+		case e.Status == "done" || e.Status == "failed":
+			s.end = max(s.end, at)
+		case e.Status == "progress" && strings.HasPrefix(e.Detail, "copied to "):
+			s.copies++
 		}
 	}
-	out := make([]upPhase, 0, len(order))
-	for _, k := range order {
-		p := *byKind[k]
-		p.Actions = len(actions[k])
-		out = append(out, p)
+	list := make([]*span, 0, len(spans))
+	for _, s := range spans {
+		list = append(list, s)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].first != list[j].first {
+			return list[i].first < list[j].first
+		}
+		return list[i].order < list[j].order
+	})
+	var out []upPhase
+	for _, s := range list {
+		if n := len(out); n > 0 && out[n-1].Kind == s.kind {
+			p := &out[n-1]
+			p.Actions++
+			p.Copies += s.copies
+			p.End = max(p.End, s.end)
+			continue
+		}
+		out = append(out, upPhase{Kind: s.kind, Actions: 1, Copies: s.copies, Start: s.first, End: s.end})
+	}
 	return out
 }
 

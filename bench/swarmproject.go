@@ -47,6 +47,7 @@ type swarmSvcState struct {
 	Service  string `json:"service"`
 	Replicas string `json:"replicas"` // current/wanted
 	Tasks    []struct {
+		ID      string `json:"id"`
 		Node    string `json:"node"`
 		State   string `json:"state"`
 		Desired string `json:"desired_state"`
@@ -72,6 +73,17 @@ func (s swarmSvcState) wanted() int {
 	_, w, _ := strings.Cut(s.Replicas, "/")
 	fmt.Sscanf(w, "%d", &n)
 	return n
+}
+
+// runningIDs are the IDs of the service's tasks that run and are meant to.
+func (s swarmSvcState) runningIDs() []string {
+	var out []string
+	for _, t := range s.Tasks {
+		if t.State == "running" && t.Desired == "running" {
+			out = append(out, t.ID)
+		}
+	}
+	return out
 }
 
 // healthyOn lists the nodes of the service's tasks that run, are meant to,
