@@ -122,7 +122,7 @@ func (h *Harness) dockerStack(ctx context.Context, lab *swarmLab, sw *Project) (
 		return nil, err
 	}
 	r.coldTook = time.Since(start)
-	if r.ended, err = endedTasks(ctx, m, r.name); err != nil {
+	if r.ended, err = endedTasks(ctx, m, labelStack, r.name); err != nil {
 		return nil, err
 	}
 	if r.placed, err = stackPlacement(ctx, m, r.name); err != nil {
@@ -167,14 +167,22 @@ func (h *Harness) dockerStack(ctx context.Context, lab *swarmLab, sw *Project) (
 	return r, nil
 }
 
+// The label of a docker stack's services, and of swdeploy's: both name
+// the services <name>_<service>.
+const (
+	labelStack   = "com.docker.stack.namespace"
+	labelProject = "com.docker.compose.project"
+)
+
 // stackFilter selects a docker stack's services.
 func stackFilter(name string) filters.Args {
-	return filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+name))
+	return filters.NewArgs(filters.Arg("label", labelStack+"="+name))
 }
 
-// stackTasks are the stack's services and all their tasks the swarm keeps.
-func stackTasks(ctx context.Context, c *client.Client, name string) ([]swarm.Service, []swarm.Task, error) {
-	services, err := c.ServiceList(ctx, swarm.ServiceListOptions{Filters: stackFilter(name)})
+// stackTasks are the services labelled label=name and all their tasks
+// the swarm keeps.
+func stackTasks(ctx context.Context, c *client.Client, label, name string) ([]swarm.Service, []swarm.Task, error) {
+	services, err := c.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", label+"="+name))})
 	if err != nil || len(services) == 0 {
 		return services, nil, err
 	}
@@ -198,7 +206,7 @@ func specKey(t swarm.TaskSpec) string {
 
 // runningTasks are the IDs of a stack service's running tasks.
 func runningTasks(ctx context.Context, c *client.Client, name, service string) ([]string, error) {
-	services, tasks, err := stackTasks(ctx, c, name)
+	services, tasks, err := stackTasks(ctx, c, labelStack, name)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +230,7 @@ func runningTasks(ctx context.Context, c *client.Client, name, service string) (
 func waitStack(ctx context.Context, c *client.Client, name string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		services, tasks, err := stackTasks(ctx, c, name)
+		services, tasks, err := stackTasks(ctx, c, labelStack, name)
 		if err != nil {
 			return err
 		}
@@ -280,8 +288,8 @@ func waitStackGone(ctx context.Context, c *client.Client, name string) error {
 // endedTasks counts, per service, the tasks that are no longer meant to
 // run, with their most frequent error: on a first deploy these are the
 // tasks that failed while what they need was not there yet.
-func endedTasks(ctx context.Context, c *client.Client, name string) (map[string]string, error) {
-	services, tasks, err := stackTasks(ctx, c, name)
+func endedTasks(ctx context.Context, c *client.Client, label, name string) (map[string]string, error) {
+	services, tasks, err := stackTasks(ctx, c, label, name)
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +320,7 @@ func endedTasks(ctx context.Context, c *client.Client, name string) (map[string]
 
 // stackPlacement says where the stack's running tasks are, by node.
 func stackPlacement(ctx context.Context, c *client.Client, name string) (string, error) {
-	services, tasks, err := stackTasks(ctx, c, name)
+	services, tasks, err := stackTasks(ctx, c, labelStack, name)
 	if err != nil {
 		return "", err
 	}

@@ -23,6 +23,7 @@ type swarmColdUp struct {
 	phases   []upPhase
 	services []serviceStep
 	placed   string
+	ended    map[string]string // service -> its tasks that ended during the up
 }
 
 // nodeFailure is a worker killed under the client loop.
@@ -75,7 +76,7 @@ func (h *Harness) Swarm(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	h.logf("swarm: cold up of %s", p.Name)
-	cold, err := h.swarmCold(ctx, p)
+	cold, err := h.swarmCold(ctx, lab, p)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +207,7 @@ func (h *Harness) hostRollout(ctx context.Context) (loadRun, error) {
 }
 
 // swarmCold runs the cold up with JSON progress and reads its phases.
-func (h *Harness) swarmCold(ctx context.Context, p *Project) (swarmColdUp, error) {
+func (h *Harness) swarmCold(ctx context.Context, lab *swarmLab, p *Project) (swarmColdUp, error) {
 	var c swarmColdUp
 	start := time.Now()
 	_, errOut, err := p.CmdSplit(ctx, "up", "--yes", "--progress", "json")
@@ -227,7 +228,13 @@ func (h *Harness) swarmCold(ctx context.Context, p *Project) (swarmColdUp, error
 		return c, fmt.Errorf("after the cold up %d healthy API tasks, want 3: %s", n, st.placement())
 	}
 	c.placed = st.placement()
-	return c, nil
+	m, err := lab.engine(0)
+	if err != nil {
+		return c, err
+	}
+	defer m.Close()
+	c.ended, err = endedTasks(ctx, m, labelProject, p.Name)
+	return c, err
 }
 
 // killWorker kills a worker that runs an API task while the client loop
@@ -373,9 +380,9 @@ func (h *Harness) coldSection(rep *Report, c swarmColdUp) {
 		}
 		t.Add(name+" (`"+ph.Kind+":`)", fmt.Sprint(ph.Actions), copies, fnum(ph.Start.Seconds(), 1), secsCell(ph.End), secsCell(ph.End-ph.Start))
 	}
-	t = s.Table("service", "waited for its dependencies from (s)", "created from (s)", "healthy (done) at (s)")
+	t = s.Table("service", "waited for its dependencies from (s)", "created from (s)", "healthy (done) at (s)", "tasks that ended meanwhile (the swarm keeps at most 5 per replica slot)")
 	for _, sv := range c.services {
-		t.Add(sv.Service, secsCell(sv.Waiting), secsCell(sv.Working), secsCell(sv.Done))
+		t.Add(sv.Service, secsCell(sv.Waiting), secsCell(sv.Working), secsCell(sv.Done), c.ended[sv.Service])
 	}
 }
 
