@@ -41,7 +41,12 @@ test: ci-deps services offline-images
 	go test -count=1 -p 1 -timeout 60m $(ENGINE_PKGS)
 
 # Figures (issue 6): each writes a Markdown file of tables into bench/results/
-# (benchmarks.md, reliability.md), produced by the command, never typed in.
+# (benchmarks.md, reliability.md; swarm.md for bench-swarm), produced by the
+# command, never typed in. bench-swarm measures swdeploy on the three-node
+# swarm lab of scripts/swarm-lab.sh (a cold up, an API rolling update under
+# load beside swdeploy on one engine and `docker stack deploy`, a worker
+# killed under load) in about ten minutes; it holds the lab's lock
+# (/tmp/swlab.lock) throughout and leaves the lab down.
 # Minutes to an hour on a 2-core machine; the variables below shorten them,
 # e.g. `make bench RUNS=3 WRK_DURATION=10s`, and SMOKE=1 runs everything once
 # briefly (what CI does through bench/smoke_test.go). COMPOSE picks the
@@ -62,10 +67,13 @@ SWBENCH_FLAGS = $(if $(RUNS),-runs $(RUNS)) $(if $(WRK_RUNS),-wrk-runs $(WRK_RUN
 	$(if $(WRK_DURATION),-wrk-duration $(WRK_DURATION)) $(if $(LOGIN_DURATION),-login-duration $(LOGIN_DURATION)) \
 	$(if $(LOAD_DURATION),-load-duration $(LOAD_DURATION)) $(if $(FUZZ_TIME),-fuzz-time $(FUZZ_TIME)) \
 	$(if $(COMPOSE),-compose "$(COMPOSE)") $(if $(COMPOSE_V1),-compose-v1 "$(COMPOSE_V1)") $(if $(SMOKE),-smoke)
-.PHONY: bench reliability
+.PHONY: bench reliability bench-swarm
 
 bench: ci-deps services offline-images
 	go run ./bench/cmd/swbench bench $(SWBENCH_FLAGS)
 
 reliability: ci-deps services offline-images
 	go run ./bench/cmd/swbench reliability $(SWBENCH_FLAGS)
+
+bench-swarm: offline-images
+	go run ./bench/cmd/swbench swarm

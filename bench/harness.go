@@ -44,6 +44,7 @@ type Config struct {
 	FuzzTime      time.Duration // each fuzz target
 	Compose       string        // compose command; "" picks the `docker compose` v2+ plugin, else `docker-compose`
 	ComposeV1     string        // docker-compose v1 as a second column beside a v2+ first; "" finds it, "none" for none
+	LabLock       string        // the swarm lab's lock file (swarm figures); "" takes none: the caller holds it
 
 	Log io.Writer // progress; os.Stderr when nil
 }
@@ -123,7 +124,12 @@ type Harness struct {
 
 // New builds the binaries, imports the swapi-local image and writes the
 // secrets. Close undoes all of it.
-func New(ctx context.Context, cfg Config) (*Harness, error) {
+func New(ctx context.Context, cfg Config) (*Harness, error) { return newHarness(ctx, cfg, true) }
+
+// newHarness is New; compare also finds what the comparisons with compose
+// and the host-side measurements need (compose, wrk, HAProxy), which the
+// swarm figures do not.
+func newHarness(ctx context.Context, cfg Config, compare bool) (*Harness, error) {
 	cfg.Defaults()
 	if cfg.Repo == "" {
 		return nil, errors.New("no repository root")
@@ -141,11 +147,10 @@ func New(ctx context.Context, cfg Config) (*Harness, error) {
 			return nil, fmt.Errorf("image %s is missing: run `make offline-images` first", ref)
 		}
 	}
-	if _, err := exec.LookPath("wrk"); err != nil {
-		return nil, errors.New("wrk is not installed (scripts/ci-deps.sh installs it)")
-	}
-	if _, err := exec.LookPath("haproxy"); err != nil {
-		return nil, errors.New("haproxy is not installed (scripts/ci-deps.sh installs it)")
+	for _, tool := range []string{"wrk", "haproxy"} {
+		if _, err := exec.LookPath(tool); compare && err != nil {
+			return nil, fmt.Errorf("%s is not installed (scripts/ci-deps.sh installs it)", tool)
+		}
 	}
 	if h.tmp, err = os.MkdirTemp("", "swbench-"); err != nil {
 		return nil, err
@@ -159,15 +164,17 @@ func New(ctx context.Context, cfg Config) (*Harness, error) {
 	if err := os.Chmod(h.tmp, 0o755); err != nil {
 		return nil, err
 	}
-	if h.compose, h.composeV1, err = DetectCompose(ctx, cfg.Compose, cfg.ComposeV1, cfg.Repo); err != nil {
-		return nil, err
-	}
-	h.logf("compose command: %s (%s)", h.compose, h.compose.Version)
-	if h.compose.V1 {
-		h.logf("no compose v2+ plugin answers `docker compose version`: comparing with compose v1")
-	}
-	if h.composeV1 != nil {
-		h.logf("second compose column: %s (%s)", h.composeV1, h.composeV1.Version)
+	if compare {
+		if h.compose, h.composeV1, err = DetectCompose(ctx, cfg.Compose, cfg.ComposeV1, cfg.Repo); err != nil {
+			return nil, err
+		}
+		h.logf("compose command: %s (%s)", h.compose, h.compose.Version)
+		if h.compose.V1 {
+			h.logf("no compose v2+ plugin answers `docker compose version`: comparing with compose v1")
+		}
+		if h.composeV1 != nil {
+			h.logf("second compose column: %s (%s)", h.composeV1, h.composeV1.Version)
+		}
 	}
 	if err := h.build(ctx); err != nil {
 		return nil, err
@@ -345,6 +352,21 @@ func (h *Harness) run(ctx context.Context, env []string, name string, args ...st
 		return string(out), fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, tail(string(out), 40))
 	}
 	return string(out), nil
+}
+
+// runSplit is run with standard output apart from standard error.
+func (h *Harness) runSplit(ctx context.Context, env []string, name string, args ...string) (string, string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = h.cfg.Repo
+	cmd.Env = append(os.Environ(), env...)
+	cmd.WaitDelay = 5 * time.Second
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), errOut.String(), fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, tail(errOut.String(), 40))
+	}
+	return string(out), errOut.String(), nil
 }
 
 func tail(s string, n int) string {

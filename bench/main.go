@@ -5,14 +5,27 @@ import (
 	"fmt"
 )
 
-// Main runs "bench", "reliability" or "all" and writes the Markdown files
-// into cfg.Out. Everything it created is removed before it returns.
+// Main runs "bench", "reliability", "all" or "swarm" and writes the
+// Markdown files into cfg.Out. Everything it created is removed before it
+// returns.
 func Main(ctx context.Context, cfg Config, what string) (err error) {
-	h, err := New(ctx, cfg)
+	h, err := newHarness(ctx, cfg, what != "swarm")
 	if err != nil {
 		return err
 	}
 	defer h.Close()
+	if what == "swarm" {
+		rep, err := h.Swarm(ctx)
+		if err != nil {
+			return fmt.Errorf("swarm: %w", err)
+		}
+		path, err := rep.WriteFile(h.cfg.Out, "swarm.md")
+		if err != nil {
+			return err
+		}
+		h.logf("wrote %s", path)
+		return nil
+	}
 	if what == "bench" || what == "all" {
 		rep, err := h.Benchmarks(ctx)
 		if err != nil {

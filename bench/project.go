@@ -102,6 +102,13 @@ type Project struct {
 	Images []string          // every image this project builds (API first)
 	images string            // the Compose file that names them
 	Env    map[string]string // more variables for the Compose file (STARWARS_SMTP_FROM, ...)
+
+	// A project elsewhere than on the host engine (the swarm lab): the
+	// flags before the others (--target swarm -H ...), more Compose files
+	// after the stack's, and the address of the published port.
+	Global []string
+	Extra  []string
+	Host   string
 }
 
 var projectSeq int
@@ -109,13 +116,17 @@ var projectSeq int
 // NewProject returns a project that nothing exists of yet; Close removes
 // whatever it created.
 func (h *Harness) NewProject(tool Tool) (*Project, error) {
+	return h.newProject(tool, map[Tool]string{ToolSwdeploy: "s", ToolCompose: "c", ToolComposeV1: "v"}[tool])
+}
+
+// newProject names the project swb<short><run id><sequence>.
+func (h *Harness) newProject(tool Tool, short string) (*Project, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	h.mu.Lock()
 	projectSeq++
-	short := map[Tool]string{ToolSwdeploy: "s", ToolCompose: "c", ToolComposeV1: "v"}[tool]
 	p := &Project{h: h, Tool: tool, Port: port, Env: map[string]string{},
 		Name: fmt.Sprintf("swb%s%s%02d", short, h.id, projectSeq)}
 	h.projects = append(h.projects, p)
@@ -176,7 +187,19 @@ func (p *Project) files() []string {
 	if c := p.compose(); c != nil && c.V1 {
 		stackFile = p.h.v1File
 	}
-	return []string{stackFile, "bench/testdata/stack.yaml", p.images}
+	return append(append([]string{stackFile, "bench/testdata/stack.yaml"}, p.Extra...), p.images)
+}
+
+// forget drops a project that is gone from the ones Close removes.
+func (h *Harness) forget(p *Project) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, q := range h.projects {
+		if q == p {
+			h.projects = append(h.projects[:i], h.projects[i+1:]...)
+			return
+		}
+	}
 }
 
 // writeImagesFile names an image of the project's own for every service of
@@ -237,10 +260,7 @@ func (p *Project) env() []string {
 
 // Cmd runs the project's tool with args after the global flags.
 func (p *Project) Cmd(ctx context.Context, args ...string) (string, error) {
-	global := []string{"-p", p.Name, "--env-file", "stack/offline.env"}
-	for _, f := range p.files() {
-		global = append(global, "-f", f)
-	}
+	global := p.globalArgs()
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
 	defer cancel()
 	if p.Tool == ToolSwdeploy {
@@ -248,6 +268,27 @@ func (p *Project) Cmd(ctx context.Context, args ...string) (string, error) {
 	}
 	argv := p.compose().Argv
 	return p.h.run(ctx, p.env(), argv[0], append(append(append([]string{}, argv[1:]...), global...), args...)...)
+}
+
+// CmdSplit is Cmd with standard output apart from standard error
+// (swdeploy only).
+func (p *Project) CmdSplit(ctx context.Context, args ...string) (stdout, stderr string, err error) {
+	if p.Tool != ToolSwdeploy {
+		return "", "", fmt.Errorf("CmdSplit: %s is not swdeploy", p.Name)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
+	defer cancel()
+	return p.h.runSplit(ctx, p.env(), p.h.swd, append(p.globalArgs(), args...)...)
+}
+
+// globalArgs are the tool's flags before the command: the project, the
+// stand-ins' variables and the files.
+func (p *Project) globalArgs() []string {
+	global := append(append([]string{}, p.Global...), "-p", p.Name, "--env-file", "stack/offline.env")
+	for _, f := range p.files() {
+		global = append(global, "-f", f)
+	}
+	return global
 }
 
 // Up applies the file: `swdeploy up --yes`, `docker compose up -d --wait`
@@ -393,8 +434,15 @@ func (p *Project) Logs(ctx context.Context, service string) (string, error) {
 	return o.String(), nil
 }
 
-// URL is path on the project's published port, on loopback.
-func (p *Project) URL() string { return fmt.Sprintf("http://127.0.0.1:%d", p.Port) }
+// URL is the project's published port, on loopback unless Host says
+// otherwise.
+func (p *Project) URL() string {
+	host := p.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return fmt.Sprintf("http://%s:%d", host, p.Port)
+}
 
 // RemoveImage removes the project's image tags (so that the next up must
 // build them).

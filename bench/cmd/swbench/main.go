@@ -1,8 +1,10 @@
 // Command swbench produces the project's figures: `swbench bench` writes
 // bench/results/benchmarks.md, `swbench reliability` writes
-// bench/results/reliability.md, `swbench all` both from one deployment.
-// Run it from the repository (make bench, make reliability). -smoke runs
-// everything once and briefly, as CI does.
+// bench/results/reliability.md, `swbench all` both from one deployment;
+// `swbench swarm` writes bench/results/swarm.md from the swarm lab of
+// scripts/swarm-lab.sh (taking its lock, /tmp/swlab.lock). Run it from the
+// repository (make bench, make reliability, make bench-swarm). -smoke runs
+// bench and reliability once and briefly, as CI does.
 package main
 
 import (
@@ -26,7 +28,7 @@ func main() {
 }
 
 func usage() error {
-	return errors.New("usage: swbench bench|reliability|all [flags] (swbench bench -h for the flags)")
+	return errors.New("usage: swbench bench|reliability|all|swarm [flags] (swbench bench -h for the flags)")
 }
 
 func run(args []string) error {
@@ -34,7 +36,7 @@ func run(args []string) error {
 		return usage()
 	}
 	what := args[0]
-	if what != "bench" && what != "reliability" && what != "all" {
+	if what != "bench" && what != "reliability" && what != "all" && what != "swarm" {
 		return usage()
 	}
 	var cfg bench.Config
@@ -53,6 +55,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.SwapiData, "swapi-data", "", "a SWAPI data set folder (default: the one built into swapi-local)")
 	fs.StringVar(&cfg.Compose, "compose", "", "compose command to compare with (default: the `docker compose` v2+ plugin when it answers, else `docker-compose`)")
 	fs.StringVar(&cfg.ComposeV1, "compose-v1", "", "docker-compose v1 as a second column beside a v2+ compose (default: `docker-compose` when it is v1; none: no second column)")
+	fs.StringVar(&cfg.LabLock, "lab-lock", bench.DefaultLabLock, "swarm: the swarm lab's lock file, held for the whole run (\"\": take none, the caller holds it)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
