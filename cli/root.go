@@ -99,7 +99,15 @@ stack built into the binary.`,
 	f.StringVar(&g.progress, "progress", "auto", "progress output: auto (live on a terminal, plain otherwise), tty, plain, json or quiet")
 	f.StringVar(&g.target, "target", envOr(deps.Environ, "SWDEPLOY_TARGET", deployer.TargetEngine), "where the stack runs: engine (containers on one engine) or swarm (services on the swarm whose manager -H names) (env SWDEPLOY_TARGET)")
 	f.StringArrayVar(&g.nodeHosts, "node-host", envList(deps.Environ, "SWDEPLOY_NODE_HOSTS"), "with --target swarm: the engine of another node, any address -H takes (repeatable; env SWDEPLOY_NODE_HOSTS, comma-separated)")
-	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.checkTarget() }
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if err := g.checkTarget(); err != nil {
+			return err
+		}
+		if !g.swarm() && len(g.nodeHosts) > 0 && envOr(deps.Environ, "SWDEPLOY_NODE_HOSTS", "") == "" {
+			fmt.Fprintln(deps.Streams.ErrOut, "warning: --node-host applies to --target swarm only: ignored")
+		}
+		return nil
+	}
 
 	root.AddCommand(
 		newUpCmd(deps, g),
