@@ -357,7 +357,8 @@ func (h *Harness) coldSection(rep *Report, c swarmColdUp) {
 			"swdeploy builds the API and edge images on the manager's engine and copies every image a worker lacks to it (`docker save` on the manager streamed into `docker load` on the node: no registry), "+
 			"then creates the services in dependency order, each waiting for what it depends on to be healthy. "+
 			"Wall time is from the command's start to its exit; `up` waits (its default) until every service runs healthy. "+
-			"The phases come from the command's `--progress json` events: each spans its actions' first event to their last done event, in seconds since the command started.")
+			"The phases come from the command's `--progress json` events: a phase is the plan actions of one kind (their ids' prefix) that ran at once or back to back, from the first one's first event to their last done event, in seconds since the command started; "+
+			"phases of different kinds overlap where swdeploy ran them at once.")
 	t := s.Table("command", "wall time (s)", "plan actions", "healthy tasks after it, by node")
 	t.Add("`swdeploy --target swarm -H <node1> up --yes --progress json` (node hosts: node2, node3)", fnum(c.took.Seconds(), 1), fmt.Sprint(c.actions), c.placed)
 	names := map[string]string{
