@@ -148,6 +148,15 @@ func (h *Harness) removeLeftovers(ctx context.Context) {
 			h.engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 		}
 	}
+	// The deploy lock of a killed up carries no project label.
+	locks, _ := h.engine.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("name", "swbh"))})
+	for _, c := range locks {
+		for _, n := range c.Names {
+			if n = strings.TrimPrefix(n, "/"); strings.HasPrefix(n, "swbh") && strings.HasSuffix(n, "-swdeploy-lock") {
+				h.engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+			}
+		}
+	}
 	ns, _ := h.engine.NetworkList(ctx, network.ListOptions{Filters: f})
 	for _, n := range ns {
 		if strings.HasPrefix(n.Labels["com.docker.compose.project"], "swbh") {
@@ -176,7 +185,13 @@ func (h *Harness) hostRollout(ctx context.Context) (loadRun, error) {
 	if err != nil {
 		return r, err
 	}
-	defer func() { p.Destroy(ctx); h.forget(p) }()
+	defer func() {
+		// Also when ctx was cancelled (SIGINT, SIGTERM): then most of all.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		p.Destroy(ctx)
+		h.forget(p)
+	}()
 	if _, out, err := p.UpHealthy(ctx); err != nil {
 		return r, fmt.Errorf("up %s: %w\n%s", p.Name, err, tail(out, 30))
 	}
