@@ -432,11 +432,18 @@ func (h *Harness) rolloutSection(rep *Report, sw, host loadRun, st *stackRun, co
 	if st.warnings != "" {
 		s2.Text = append(s2.Text, "What the CLI said about the files it deployed: "+st.warnings)
 	}
-	services := "n/a"
+	var first, last time.Duration = -1, -1
 	for _, ph := range cold.phases {
 		if ph.Kind == "service" {
-			services = secsCell(ph.End - ph.Start)
+			if first < 0 || ph.Start < first {
+				first = ph.Start
+			}
+			last = max(last, ph.End)
 		}
+	}
+	services := "n/a"
+	if first >= 0 && last >= 0 {
+		services = secsCell(last - first)
 	}
 	s2.Text = append(s2.Text, "`docker stack deploy` ignores depends_on: it creates every service at once, and a task that fails because what it needs is not there yet is restarted by the swarm. "+
 		"Its first deploy (images already on every node), from the command until every service ran its replicas (healthy where there is a health check), and the tasks that had ended by then, which counts such restarts (the swarm keeps at most 5 per replica slot). "+

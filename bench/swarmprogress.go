@@ -92,10 +92,13 @@ func upPhases(evs []progressEvent, start time.Time) []upPhase {
 		}
 		return list[i].order < list[j].order
 	})
+	// Back to back: an action that waited for the one before it reports
+	// its first event a moment after that one's done event.
+	const touch = 100 * time.Millisecond
 	var out []upPhase
 	last := map[string]int{} // kind -> its latest phase in out
 	for _, s := range list {
-		if i, ok := last[s.kind]; ok && s.first <= out[i].End {
+		if i, ok := last[s.kind]; ok && s.first <= out[i].End+touch {
 			p := &out[i]
 			p.Actions++
 			p.Copies += s.copies

@@ -35,11 +35,13 @@ func TestUpPhases(t *testing.T) {
 		`{"time":"2026-01-02T03:05:20Z","action":"service:mysql","object":"service x_mysql","status":"done"}`,
 		`{"time":"2026-01-02T03:05:21Z","action":"service:api","object":"service x_api","status":"working"}`,
 		`{"time":"2026-01-02T03:05:30Z","action":"service:api","object":"service x_api","status":"done"}`,
+		`{"time":"2026-01-02T03:05:30.001Z","action":"service:edge","object":"service x_edge","status":"waiting","detail":"api service_healthy"}`,
+		`{"time":"2026-01-02T03:05:33Z","action":"service:edge","object":"service x_edge","status":"done"}`,
 		`Project x is up on the swarm (12 action(s) in 30.0s).`,
 	}, "\n")
 	evs := parseProgress(stderr)
-	if len(evs) != 19 {
-		t.Fatalf("%d events, want 19", len(evs))
+	if len(evs) != 21 {
+		t.Fatalf("%d events, want 21", len(evs))
 	}
 	got := upPhases(evs, start)
 	want := []upPhase{
@@ -47,7 +49,7 @@ func TestUpPhases(t *testing.T) {
 		{Kind: "node", Actions: 1, Start: time.Second, End: 1500 * time.Millisecond},
 		{Kind: "image", Actions: 2, Start: 2 * time.Second, End: 50 * time.Second},
 		{Kind: "copy", Actions: 1, Copies: 2, Start: 50 * time.Second, End: 55 * time.Second},
-		{Kind: "service", Actions: 2, Start: 55 * time.Second, End: 90 * time.Second},
+		{Kind: "service", Actions: 3, Start: 55 * time.Second, End: 93 * time.Second},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("phases %+v, want %+v", got, want)
@@ -58,8 +60,8 @@ func TestUpPhases(t *testing.T) {
 		}
 	}
 	svcs := serviceSteps(evs, start)
-	if len(svcs) != 2 || svcs[0].Service != "mysql" || svcs[1].Service != "api" {
-		t.Fatalf("services %+v, want mysql then api", svcs)
+	if len(svcs) != 3 || svcs[0].Service != "mysql" || svcs[1].Service != "api" || svcs[2].Service != "edge" {
+		t.Fatalf("services %+v, want mysql, api, edge", svcs)
 	}
 	api := svcs[1]
 	if api.Waiting != 55*time.Second || api.Working != 81*time.Second || api.Done != 90*time.Second {
