@@ -21,6 +21,8 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/fathat101/swdeploy/deployer"
 )
 
 // Compose is the compose command the harness compares swdeploy with.
@@ -467,6 +469,8 @@ func (p *Project) Destroy(ctx context.Context) {
 	for _, c := range cs {
 		e.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	}
+	// The deploy lock of an up that was killed carries no project label.
+	e.ContainerRemove(ctx, deployer.LockName(p.Name), container.RemoveOptions{Force: true})
 	ns, _ := e.NetworkList(ctx, network.ListOptions{Filters: p.filter()})
 	for _, n := range ns {
 		e.NetworkRemove(ctx, n.ID)

@@ -24,6 +24,7 @@ type swarmColdUp struct {
 	services []serviceStep
 	placed   string
 	ended    map[string]string // service -> its tasks that ended during the up
+	apiAtEnd string            // healthy API tasks when the command ended
 }
 
 // nodeFailure is a worker killed under the client loop.
@@ -148,6 +149,15 @@ func (h *Harness) removeLeftovers(ctx context.Context) {
 			h.engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 		}
 	}
+	// The deploy lock of a killed up carries no project label.
+	locks, _ := h.engine.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("name", "swbh"))})
+	for _, c := range locks {
+		for _, n := range c.Names {
+			if n = strings.TrimPrefix(n, "/"); strings.HasPrefix(n, "swbh") && strings.HasSuffix(n, "-swdeploy-lock") {
+				h.engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+			}
+		}
+	}
 	ns, _ := h.engine.NetworkList(ctx, network.ListOptions{Filters: f})
 	for _, n := range ns {
 		if strings.HasPrefix(n.Labels["com.docker.compose.project"], "swbh") {
@@ -176,7 +186,13 @@ func (h *Harness) hostRollout(ctx context.Context) (loadRun, error) {
 	if err != nil {
 		return r, err
 	}
-	defer func() { p.Destroy(ctx); h.forget(p) }()
+	defer func() {
+		// Also when ctx was cancelled (SIGINT, SIGTERM): then most of all.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		p.Destroy(ctx)
+		h.forget(p)
+	}()
 	if _, out, err := p.UpHealthy(ctx); err != nil {
 		return r, fmt.Errorf("up %s: %w\n%s", p.Name, err, tail(out, 30))
 	}
@@ -224,8 +240,23 @@ func (h *Harness) swarmCold(ctx context.Context, lab *swarmLab, p *Project) (swa
 	if err != nil {
 		return c, err
 	}
+	c.apiAtEnd = fmt.Sprintf("%d of 3", len(st.service("api").healthyOn("")))
 	if n := len(st.service("api").healthyOn("")); n != 3 {
-		return c, fmt.Errorf("after the cold up %d healthy API tasks, want 3: %s", n, st.placement())
+		// Up said every service was healthy: say what the swarm has, and
+		// wait for the API (the rest of the run needs it).
+		h.logf("after the cold up, %d healthy API tasks, want 3:\n%sthe up's last events:\n%s", n, st.describe(), tail(errOut, 15))
+		ended := time.Now()
+		for time.Since(ended) < 2*time.Minute && len(st.service("api").healthyOn("")) < 3 {
+			time.Sleep(time.Second)
+			if st, err = p.swarmStatus(ctx); err != nil {
+				return c, err
+			}
+		}
+		if len(st.service("api").healthyOn("")) < 3 {
+			return c, fmt.Errorf("after the cold up, not 3 healthy API tasks within 2 minutes:\n%s", st.describe())
+		}
+		c.apiAtEnd += fmt.Sprintf(" (3 of 3 %s s later)", fnum(time.Since(ended).Seconds(), 1))
+		h.logf("3 healthy API tasks %s", c.apiAtEnd)
 	}
 	c.placed = st.placement()
 	m, err := lab.engine(0)
@@ -357,9 +388,10 @@ func (h *Harness) coldSection(rep *Report, c swarmColdUp) {
 			"swdeploy builds the API and edge images on the manager's engine and copies every image a worker lacks to it (`docker save` on the manager streamed into `docker load` on the node: no registry), "+
 			"then creates the services in dependency order, each waiting for what it depends on to be healthy. "+
 			"Wall time is from the command's start to its exit; `up` waits (its default) until every service runs healthy. "+
-			"The phases come from the command's `--progress json` events: each spans its actions' first event to their last done event, in seconds since the command started.")
-	t := s.Table("command", "wall time (s)", "plan actions", "healthy tasks after it, by node")
-	t.Add("`swdeploy --target swarm -H <node1> up --yes --progress json` (node hosts: node2, node3)", fnum(c.took.Seconds(), 1), fmt.Sprint(c.actions), c.placed)
+			"The phases come from the command's `--progress json` events: a phase is the plan actions of one kind (their ids' prefix) that ran at once or back to back, from the first one's first event to their last done event, in seconds since the command started; "+
+			"phases of different kinds overlap where swdeploy ran them at once.")
+	t := s.Table("command", "wall time (s)", "plan actions", "healthy API tasks when it exited", "healthy tasks after it, by node")
+	t.Add("`swdeploy --target swarm -H <node1> up --yes --progress json` (node hosts: node2, node3)", fnum(c.took.Seconds(), 1), fmt.Sprint(c.actions), c.apiAtEnd, c.placed)
 	names := map[string]string{
 		"node":    "pin the stateful services to a node (node labels)",
 		"network": "networks (overlay)",
@@ -416,11 +448,18 @@ func (h *Harness) rolloutSection(rep *Report, sw, host loadRun, st *stackRun, co
 	if st.warnings != "" {
 		s2.Text = append(s2.Text, "What the CLI said about the files it deployed: "+st.warnings)
 	}
-	services := "n/a"
+	var first, last time.Duration = -1, -1
 	for _, ph := range cold.phases {
 		if ph.Kind == "service" {
-			services = secsCell(ph.End - ph.Start)
+			if first < 0 || ph.Start < first {
+				first = ph.Start
+			}
+			last = max(last, ph.End)
 		}
+	}
+	services := "n/a"
+	if first >= 0 && last >= 0 {
+		services = secsCell(last - first)
 	}
 	s2.Text = append(s2.Text, "`docker stack deploy` ignores depends_on: it creates every service at once, and a task that fails because what it needs is not there yet is restarted by the swarm. "+
 		"Its first deploy (images already on every node), from the command until every service ran its replicas (healthy where there is a health check), and the tasks that had ended by then, which counts such restarts (the swarm keeps at most 5 per replica slot). "+

@@ -33,11 +33,11 @@ func parseProgress(stderr string) []progressEvent {
 	return out
 }
 
-// upPhase is a run of plan actions of one kind (the prefix of their ids:
-// image, copy, network, secret, node, service) that began one after the
-// other: from the first one's first event to their last done or failed
-// one, since the command started. Copies counts the images its actions
-// reported copied to a node.
+// upPhase is plan actions of one kind (the prefix of their ids: image,
+// copy, network, secret, node, service) whose spans overlap or touch: from
+// the first one's first event to their last done or failed one, since the
+// command started. Copies counts the images its actions reported copied
+// to a node.
 type upPhase struct {
 	Kind            string
 	Actions, Copies int
@@ -50,8 +50,10 @@ func actionKind(action string) string {
 	return k
 }
 
-// upPhases cuts the up into phases: its actions ordered by their first
-// event, consecutive actions of one kind together.
+// upPhases cuts the up into phases, in the order they began (kinds that
+// began together in the order the events name them first). Actions that
+// run one after the other with another kind in between, or after a pause,
+// make phases of their own.
 func upPhases(evs []progressEvent, start time.Time) []upPhase {
 	type span struct {
 		kind          string
@@ -59,6 +61,7 @@ func upPhases(evs []progressEvent, start time.Time) []upPhase {
 		copies, order int
 	}
 	spans := map[string]*span{}
+	kindOrder := map[string]int{}
 	for _, e := range evs {
 		if e.Action == "" {
 			continue
@@ -66,8 +69,11 @@ func upPhases(evs []progressEvent, start time.Time) []upPhase {
 		at := e.Time.Sub(start)
 		s := spans[e.Action]
 		if s == nil {
-			s = &span{kind: actionKind(e.Action), first: at, end: -1, order: len(spans)}
+			s = &span{kind: actionKind(e.Action), first: at, end: at, order: len(spans)}
 			spans[e.Action] = s
+			if _, ok := kindOrder[s.kind]; !ok {
+				kindOrder[s.kind] = len(kindOrder)
+			}
 		}
 		switch {
 		case e.Status == "done" || e.Status == "failed":
@@ -86,17 +92,28 @@ func upPhases(evs []progressEvent, start time.Time) []upPhase {
 		}
 		return list[i].order < list[j].order
 	})
+	// Back to back: an action that waited for the one before it reports
+	// its first event a moment after that one's done event.
+	const touch = 100 * time.Millisecond
 	var out []upPhase
+	last := map[string]int{} // kind -> its latest phase in out
 	for _, s := range list {
-		if n := len(out); n > 0 && out[n-1].Kind == s.kind {
-			p := &out[n-1]
+		if i, ok := last[s.kind]; ok && s.first <= out[i].End+touch {
+			p := &out[i]
 			p.Actions++
 			p.Copies += s.copies
 			p.End = max(p.End, s.end)
 			continue
 		}
+		last[s.kind] = len(out)
 		out = append(out, upPhase{Kind: s.kind, Actions: 1, Copies: s.copies, Start: s.first, End: s.end})
 	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Start != out[j].Start {
+			return out[i].Start < out[j].Start
+		}
+		return kindOrder[out[i].Kind] < kindOrder[out[j].Kind]
+	})
 	return out
 }
 

@@ -52,6 +52,7 @@ type swarmSvcState struct {
 		State   string `json:"state"`
 		Desired string `json:"desired_state"`
 		Health  string `json:"health"`
+		Error   string `json:"error"`
 	} `json:"tasks"`
 }
 
@@ -132,6 +133,19 @@ func (st swarmStatus) placement() string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, "; ")
+}
+
+// describe is every task of every service, for a log.
+func (st swarmStatus) describe() string {
+	var b strings.Builder
+	for _, s := range st.Services {
+		fmt.Fprintf(&b, "%s %s:", s.Service, s.Replicas)
+		for _, t := range s.Tasks {
+			fmt.Fprintf(&b, " [%.12s %s %s/%s %s %s]", t.ID, t.Node, t.State, t.Desired, t.Health, t.Error)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // on lists the services with a healthy task on node.
