@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -17,8 +16,7 @@ import (
 // the deployer's engine functions. Each run* function here is the swarm
 // branch of its command.
 
-// targetFlags are --target and --node-host, with their environment
-// defaults.
+// swarm reports whether --target (or SWDEPLOY_TARGET) names the swarm.
 func (g *globalOptions) swarm() bool { return g.target == deployer.TargetSwarm }
 
 func (g *globalOptions) checkTarget() error {
@@ -54,12 +52,7 @@ func (g *globalOptions) connectSwarm(ctx context.Context, deps Deps) (*swarm.Tar
 	if h, ok := eng.(interface{ DaemonHost() string }); ok {
 		address = h.DaemonHost()
 	}
-	t, err := swarm.Open(ctx, c, address, g.nodeHosts, swarm.EngineConnector(g.connectTimeout))
-	var nm *swarm.NotManagerError
-	if errors.As(err, &nm) {
-		return nil, err
-	}
-	return t, err
+	return swarm.Open(ctx, c, address, g.nodeHosts, swarm.EngineConnector(g.connectTimeout))
 }
 
 func swarmPlanRun(ctx context.Context, deps Deps, g *globalOptions, o *planOptions, opts deployer.Options) error {
